@@ -1,0 +1,5 @@
+import sys
+
+from mapkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,452 @@
+"""Native annotations: load a city's JSON, check it, and hand back immutable objects.
+
+Checking happens in two passes. The JSON Schema (``schemas/annotation.schema.json``)
+catches shapes and types; the semantic pass catches what a schema cannot say (unknown
+station references, repeated stations, branches that do not start on their line, ...).
+Every problem names the file, the JSON path and the fix, and all of them are reported
+together so an annotator can fix a file in one go.
+
+Example::
+
+    >>> from mapkit.annotation import load
+    >>> tokyo = load("annotations/tokyo.json")          # doctest: +SKIP
+    >>> tokyo.station("shibuya").codes                    # doctest: +SKIP
+    {'G': 'G01', 'Z': 'Z01', 'F': 'F16'}
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+import jsonschema
+
+from mapkit.errors import AnnotationError, GraphError, Problem
+
+_TRANSFER_WORDS = ("transfer", "interchange", "换乘")
+
+
+@dataclass(frozen=True)
+class Station:
+    id: str
+    name: str
+    names: Mapping[str, str] = field(default_factory=dict)
+    codes: Mapping[str, str] = field(default_factory=dict)
+    lonlat: tuple[float, float] | None = None
+    xy: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    name: str
+    color: str
+    segments: tuple[tuple[str, ...], ...]
+    loop: bool = False
+    code: str | None = None
+    uncertain_segments: frozenset[int] = frozenset()
+
+    @property
+    def station_ids(self) -> tuple[str, ...]:
+        """Stations of the line in order: the trunk, then each branch without its fork."""
+        seen: dict[str, None] = {}
+        for segment in self.segments:
+            seen.update(dict.fromkeys(segment))
+        return tuple(seen)
+
+    def edges(self, *, certain_only: bool = False) -> Iterator[tuple[str, str, int]]:
+        """Consecutive station pairs as (a, b, segment index), the loop's closing edge included."""
+        for index, segment in enumerate(self.segments):
+            if certain_only and index in self.uncertain_segments:
+                continue
+            for a, b in zip(segment, segment[1:]):
+                yield a, b, index
+        if self.loop and len(self.segments[0]) > 2 and not (certain_only and 0 in self.uncertain_segments):
+            yield self.segments[0][-1], self.segments[0][0], 0
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    file: str
+    width: int
+    height: int
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Annotation:
+    city: str
+    country: str
+    name: str
+    language: str
+    license: str
+    source: str
+    stations: Mapping[str, Station]
+    lines: tuple[Line, ...]
+    image: ImageInfo | None = None
+    notes: tuple[str, ...] = ()
+    path: Path | None = None
+    warnings: tuple[Problem, ...] = ()
+
+    def station(self, station_id: str) -> Station:
+        try:
+            return self.stations[station_id]
+        except KeyError:
+            raise GraphError(f"{self.city}: no station with id {station_id!r}") from None
+
+    def line(self, line_id: str) -> Line:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise GraphError(f"{self.city}: no line with id {line_id!r}; lines are {', '.join(l.id for l in self.lines)}")
+
+    def image_path(self) -> Path | None:
+        """Absolute path of the map image, resolved against the annotation's folder."""
+        if self.image is None:
+            return None
+        base = self.path.parent if self.path else Path.cwd()
+        return (base / self.image.file).resolve()
+
+    def line_stations_by_name(self) -> dict[str, list[str]]:
+        """Line name -> ordered station display names: the mapping rewards work with."""
+        return {line.name: [self.stations[s].name for s in line.station_ids] for line in self.lines}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The annotation as native JSON (what ``load`` reads back)."""
+        out: dict[str, Any] = {
+            "schema_version": 1,
+            "city": self.city,
+            "country": self.country,
+            "name": self.name,
+            "language": self.language,
+            "license": self.license,
+            "source": self.source,
+        }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        if self.image:
+            out["image"] = {k: v for k, v in vars(self.image).items() if v is not None}
+        out["stations"] = {sid: _station_dict(s) for sid, s in self.stations.items()}
+        out["lines"] = [_line_dict(line) for line in self.lines]
+        return out
+
+
+def _station_dict(s: Station) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": s.name}
+    if s.names:
+        d["names"] = dict(s.names)
+    if s.codes:
+        d["codes"] = dict(s.codes)
+    if s.lonlat is not None:
+        d["lonlat"] = list(s.lonlat)
+    if s.xy is not None:
+        d["xy"] = list(s.xy)
+    return d
+
+
+def _line_dict(line: Line) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": line.id, "name": line.name}
+    if line.code:
+        d["code"] = line.code
+    d["color"] = line.color
+    if line.loop:
+        d["loop"] = True
+    d["segments"] = [list(seg) for seg in line.segments]
+    if line.uncertain_segments:
+        d["uncertain_segments"] = sorted(line.uncertain_segments)
+    return d
+
+
+# ---------------------------------------------------------------- loading
+
+def load(path: str | Path) -> Annotation:
+    """Read, schema-check and semantically check one annotation file.
+
+    Raises AnnotationError listing every problem; warnings land on ``.warnings``.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise AnnotationError(Problem(str(path), "", "file not found", "check the path, or run `mapkit import` to create it")) from None
+    except IsADirectoryError:
+        raise AnnotationError(Problem(str(path), "", "is a folder, not an annotation file", "pass the .json file inside it")) from None
+    except OSError as e:
+        raise AnnotationError(Problem(str(path), "", f"cannot be read ({e.strerror})", "check its permissions")) from None
+    return loads(raw, source=str(path), path=path)
+
+
+def loads(raw: bytes | str | Mapping[str, Any], *, source: str = "<annotation>", path: Path | None = None) -> Annotation:
+    """Like ``load`` for bytes, text or an already parsed dict; ``source`` names it in messages."""
+    data = raw if isinstance(raw, Mapping) else _parse_json(raw, source)
+    errors = _schema_problems(data, source)
+    if errors:
+        raise AnnotationError(errors)
+    problems = list(_semantic_problems(data, source, path))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise AnnotationError(errors)
+    return _build(data, path, tuple(p for p in problems if p.severity == "warning"))
+
+
+def dump(annotation: Annotation, path: str | Path) -> None:
+    """Write an annotation as pretty JSON, atomically (a crash leaves the old file)."""
+    path = Path(path)
+    text = json.dumps(annotation.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _parse_json(raw: bytes | str, source: str) -> Any:
+    if isinstance(raw, bytes):
+        if not raw.strip():
+            raise AnnotationError(Problem(source, "", "file is empty", "an annotation is a JSON object; see annotations/tokyo.json"))
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise AnnotationError(Problem(source, "", f"not UTF-8 text (byte {e.start})", "save the file as UTF-8 JSON")) from None
+    if not raw.strip():
+        raise AnnotationError(Problem(source, "", "file is empty", "an annotation is a JSON object; see annotations/tokyo.json"))
+
+    def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        counts = Counter(k for k, _ in pairs)
+        dupes = [k for k, n in counts.items() if n > 1]
+        if dupes:
+            raise _DuplicateKey(dupes[0])
+        return dict(pairs)
+
+    try:
+        return json.loads(raw, object_pairs_hook=no_duplicate_keys)
+    except _DuplicateKey as e:
+        raise AnnotationError(Problem(source, "", f"key {e.key!r} appears twice in one object", "JSON keeps only one of them: merge or rename the entries")) from None
+    except json.JSONDecodeError as e:
+        raise AnnotationError(Problem(source, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}", "fix the syntax there")) from None
+    except RecursionError:
+        raise AnnotationError(Problem(source, "", "JSON nested too deeply", "an annotation is a flat object of stations and lines")) from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(resources.files("mapkit.schemas").joinpath("annotation.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(parts: Iterator[Any] | Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _schema_problems(data: Any, source: str) -> list[Problem]:
+    if not isinstance(data, dict):
+        return [Problem(source, "(top level)", f"expected a JSON object, found {type(data).__name__}", "an annotation is an object with city, stations and lines")]
+    problems = []
+    for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.append(Problem(source, _json_path(err.absolute_path), _schema_message(err), _schema_hint(err)))
+        if len(problems) >= 50:
+            break
+    return problems
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    shown = repr(err.instance)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    if err.validator == "required":
+        return err.message
+    if err.validator == "additionalProperties":
+        return err.message
+    if err.validator == "pattern":
+        return f"{shown} does not match the expected form"
+    if err.validator == "type":
+        return f"{shown} should be of type {err.validator_value}"
+    return f"{shown}: {err.message}" if shown not in err.message else err.message
+
+
+_HINTS = {
+    "color": "write colours as #RRGGBB, e.g. #F39700",
+    "lonlat": "write [longitude, latitude] in degrees, longitude first",
+    "xy": "write [x, y] in image pixels, both >= 0",
+    "city": "use a lower-case slug such as new_york",
+    "language": "use a language tag such as en, zh or ja",
+}
+
+
+def _schema_hint(err: jsonschema.ValidationError) -> str:
+    for part in reversed(list(err.absolute_path)):
+        if part in _HINTS:
+            return _HINTS[part]
+    if err.validator == "required":
+        return "add the missing field"
+    if err.validator == "additionalProperties":
+        return "remove or rename the unknown field (see mapkit/schemas/annotation.schema.json)"
+    return "see mapkit/schemas/annotation.schema.json"
+
+
+def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> Iterator[Problem]:
+    stations: dict[str, Any] = data["stations"]
+    lines: list[dict[str, Any]] = data["lines"]
+
+    def err(where: str, message: str, hint: str) -> Problem:
+        return Problem(source, where, message, hint)
+
+    def warn(where: str, message: str, hint: str = "") -> Problem:
+        return Problem(source, where, message, hint, "warning")
+
+    seen_ids: dict[str, int] = {}
+    served: dict[str, set[str]] = {sid: set() for sid in stations}
+    for i, line in enumerate(lines):
+        where = f"lines[{i}]"
+        if line["id"] in seen_ids:
+            yield err(f"{where}.id", f"line id {line['id']!r} is also used by lines[{seen_ids[line['id']]}]", "give every line its own id")
+        seen_ids.setdefault(line["id"], i)
+        on_line: set[str] = set()
+        for j, segment in enumerate(line["segments"]):
+            seg_where = f"{where}.segments[{j}]"
+            if len(segment) < 2:
+                yield err(seg_where, f"segment has {len(segment)} station(s)", "a segment joins at least two stations; delete it or add its stations")
+            repeated: set[str] = set()
+            for k, sid in enumerate(segment):
+                if sid not in stations:
+                    yield err(f"{seg_where}[{k}]", f"unknown station id {sid!r}", "add it under `stations` or fix the id")
+                    continue
+                if sid in repeated:
+                    hint = "a loop is written once with \"loop\": true" if k == len(segment) - 1 and sid == segment[0] else "two physical stations need two ids"
+                    yield err(f"{seg_where}[{k}]", f"station {sid!r} appears twice in this segment", hint)
+                repeated.add(sid)
+            if j > 0 and segment and segment[0] in stations and segment[0] not in on_line:
+                yield err(f"{seg_where}[0]", f"branch starts at {segment[0]!r}, which is not on an earlier segment of line {line['id']!r}",
+                          "a branch segment begins at its fork station on the trunk")
+            on_line.update(s for s in segment if s in stations)
+        for idx in line.get("uncertain_segments", []):
+            if idx >= len(line["segments"]):
+                yield err(f"{where}.uncertain_segments", f"segment index {idx} does not exist", f"the line has {len(line['segments'])} segment(s)")
+        if line.get("loop") and len(line["segments"][0]) < 3:
+            yield err(f"{where}.loop", "a loop needs at least three stations", "remove \"loop\" or add the stations")
+        for sid in on_line:
+            served[sid].add(line["id"])
+
+    line_ids = set(seen_ids)
+    image = data.get("image")
+    names = Counter(s["name"].strip().casefold() for s in stations.values())
+    for sid, st in stations.items():
+        where = f"stations.{sid}"
+        for line_id in st.get("codes", {}):
+            if line_id not in line_ids:
+                yield err(f"{where}.codes.{line_id}", f"code given for unknown line {line_id!r}", f"use a line id: {', '.join(sorted(line_ids))}")
+            elif line_id not in served[sid]:
+                yield err(f"{where}.codes.{line_id}", f"station has a code on line {line_id!r} but is not on that line", "add it to the line's segments or drop the code")
+        if image and "xy" in st:
+            x, y = st["xy"]
+            if not (0 <= x < image["width"] and 0 <= y < image["height"]):
+                yield err(f"{where}.xy", f"[{x}, {y}] lies outside the {image['width']}x{image['height']} image", "re-measure the pixel position on the map image")
+        if "lonlat" in st and not all(math.isfinite(v) for v in st["lonlat"]):
+            yield err(f"{where}.lonlat", "coordinates must be finite numbers", "write [longitude, latitude] in degrees")
+        if not served[sid]:
+            yield warn(where, "station is on no line", "add it to a line's segments or delete it")
+        elif len(served[sid]) == 1 and any(w in st["name"].casefold() for w in _TRANSFER_WORDS):
+            yield warn(f"{where}.name", "named like a transfer but served by one line only", "check the line memberships or the name")
+        if names[st["name"].strip().casefold()] > 1:
+            yield warn(f"{where}.name", f"display name {st['name']!r} is shared with another station", "questions naming it are left out as ambiguous")
+
+    for i, line in enumerate(lines):
+        for idx in line.get("uncertain_segments", []):
+            if idx < len(line["segments"]):
+                yield warn(f"lines[{i}].segments[{idx}]", "station order marked uncertain", "questions that depend on this order are not generated")
+
+    if image and path is not None:
+        file = (path.parent / image["file"])
+        if not file.is_file():
+            yield warn("image.file", f"map image {image['file']!r} not found next to the annotation", "fix the path or the build renders a map instead")
+
+    components = _components(stations, lines)
+    if len(components) > 1:
+        sizes = sorted((len(c) for c in components), reverse=True)
+        yield warn("lines", f"the network falls into {len(components)} disconnected parts (sizes {sizes})",
+                   "routes between parts do not exist; check for missing shared stations")
+
+
+def _components(stations: Mapping[str, Any], lines: list[dict[str, Any]]) -> list[set[str]]:
+    # Union-find keeps validation free of networkx, which graph.py already uses for queries.
+    parent = {sid: sid for sid in stations}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for line in lines:
+        for segment in line["segments"]:
+            for a, b in zip(segment, segment[1:]):
+                if a in parent and b in parent:
+                    parent[find(a)] = find(b)
+    groups: dict[str, set[str]] = {}
+    for sid in stations:
+        groups.setdefault(find(sid), set()).add(sid)
+    served = {s for line in lines for seg in line["segments"] for s in seg}
+    return [g for g in groups.values() if g & served]
+
+
+def _build(data: dict[str, Any], path: Path | None, warnings: tuple[Problem, ...]) -> Annotation:
+    stations = {
+        sid: Station(
+            id=sid,
+            name=st["name"],
+            names=MappingProxyType(dict(st.get("names", {}))),
+            codes=MappingProxyType(dict(st.get("codes", {}))),
+            lonlat=tuple(st["lonlat"]) if "lonlat" in st else None,
+            xy=tuple(st["xy"]) if "xy" in st else None,
+        )
+        for sid, st in data["stations"].items()
+    }
+    lines = tuple(
+        Line(
+            id=ln["id"],
+            name=ln["name"],
+            color=ln["color"].upper(),
+            segments=tuple(tuple(seg) for seg in ln["segments"]),
+            loop=bool(ln.get("loop", False)),
+            code=ln.get("code"),
+            uncertain_segments=frozenset(ln.get("uncertain_segments", [])),
+        )
+        for ln in data["lines"]
+    )
+    image = data.get("image")
+    return Annotation(
+        city=data["city"],
+        country=data["country"],
+        name=data["name"],
+        language=data["language"],
+        license=data["license"],
+        source=data["source"],
+        stations=MappingProxyType(stations),
+        lines=lines,
+        image=ImageInfo(image["file"], image["width"], image["height"], image.get("sha256")) if image else None,
+        notes=tuple(data.get("notes", [])),
+        path=path.resolve() if path else None,
+        warnings=warnings,
+    )
+
+
+def find_city(city: str, annotations_dir: str | Path = "annotations") -> Path:
+    """Path of ``<annotations_dir>/<city>.json``, with a helpful error when it is missing."""
+    folder = Path(annotations_dir)
+    path = folder / f"{city}.json"
+    if path.is_file():
+        return path
+    known = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    hint = f"known cities: {', '.join(known)}" if known else f"no annotations in {folder}; pass --annotations DIR"
+    raise AnnotationError(Problem(str(path), "", f"no annotation for city {city!r}", hint))

@@ -1,0 +1,49 @@
+"""`mapkit` command line. Commands live in the modules of this package, grouped by area;
+each parses options and calls library functions. ``main`` turns every MapkitError into a
+readable message and an exit code (DESIGN.md: 1 invalid input, 2 usage, 3 network)."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import click
+
+from mapkit.cli._app import app, err
+from mapkit.errors import MapkitError
+
+# Importing a module registers its commands on `app`. Heavy dependencies (torch,
+# transformers) are imported inside the commands that need them.
+from mapkit.cli import annotate  # noqa: E402,F401
+
+for _optional in ("maps", "build", "publish", "train", "evaluate"):
+    try:
+        __import__(f"mapkit.cli.{_optional}")
+    except ModuleNotFoundError as e:  # a command area not written yet
+        if e.name != f"mapkit.cli.{_optional}":
+            raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="mapkit", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except MapkitError as e:
+        for line in str(e).splitlines() or [type(e).__name__]:
+            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as e:
+        e.show(file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

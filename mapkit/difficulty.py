@@ -1,0 +1,63 @@
+"""Difficulty labels. Every threshold lives in the two tables below, so changing what
+"hard" means is a one-line edit that the README documents.
+
+A label is the first bucket whose upper bound the measure does not exceed:
+``_bucket(5, (3, 7))`` is "middle" (5 > 3, 5 <= 7); anything above the last bound is
+"hard".
+"""
+from __future__ import annotations
+
+from mapkit.errors import MapkitError
+
+LABELS = ("easy", "middle", "hard")  # "middle", not "medium": ReasonMap's spelling
+
+# Map difficulty from city statistics: a map is as hard as its harder measure.
+# Chosen so that the 30 ReasonMap cities spread over all three labels
+# (see tests/test_difficulty.py and `mapkit stats`).
+MAP_THRESHOLDS = {
+    "line_count": (4, 9),  # <= 4 lines easy, <= 9 middle, more hard
+    "transfer_count": (12, 40),  # interchange stations
+}
+
+# Question difficulty per record type: (measure, upper bounds for easy and middle).
+QUESTION_THRESHOLDS = {
+    "Counting1": ("intermediate stops between the two stations", (3, 7)),
+    "Counting2": ("lines through the station", (1, 2)),
+    "Counting3": ("lines on the map", (4, 9)),
+    "TorF1": ("hops between the two stations on the network", (3, 8)),
+    "TorF2": ("stations on the asked line", (15, 30)),
+    "planning": ("fewest transfers between origin and destination", (0, 1)),
+}
+
+
+def _bucket(value: float, bounds: tuple[float, float]) -> str:
+    easy, middle = bounds
+    return "easy" if value <= easy else "middle" if value <= middle else "hard"
+
+
+def map_difficulty(line_count: int, transfer_count: int) -> str:
+    """Label of a whole map.
+
+    >>> map_difficulty(line_count=3, transfer_count=4)
+    'easy'
+    >>> map_difficulty(line_count=13, transfer_count=90)
+    'hard'
+    """
+    labels = [
+        _bucket(line_count, MAP_THRESHOLDS["line_count"]),
+        _bucket(transfer_count, MAP_THRESHOLDS["transfer_count"]),
+    ]
+    return max(labels, key=LABELS.index)
+
+
+def question_difficulty(record_type: str, measure: float) -> str:
+    """Label of one question from the measure its type is judged by (see the table).
+
+    >>> question_difficulty("planning", 1)
+    'middle'
+    """
+    try:
+        _, bounds = QUESTION_THRESHOLDS[record_type]
+    except KeyError:
+        raise MapkitError(f"no difficulty rule for record type {record_type!r}; known: {', '.join(QUESTION_THRESHOLDS)}") from None
+    return _bucket(measure, bounds)

@@ -1,0 +1,66 @@
+"""Shared fixtures. Tests that need ../shared/reasonmap skip with a reason when it is
+absent, except under MAPKIT_REQUIRE_SHARED=1 (CI), where they fail instead."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = ROOT.parent / "shared" / "reasonmap"
+
+
+def _need_shared() -> Path:
+    if SHARED.is_dir():
+        return SHARED
+    if os.environ.get("MAPKIT_REQUIRE_SHARED") == "1":
+        pytest.fail(f"MAPKIT_REQUIRE_SHARED=1 but {SHARED} is missing")
+    pytest.skip(f"ReasonMap reference data not found at {SHARED} (it sits beside the checkout in CI)")
+
+
+@pytest.fixture
+def reasonmap_dir() -> Path:
+    """../shared/reasonmap (stations/ and maps/), or a skip with the reason."""
+    return _need_shared()
+
+
+@pytest.fixture
+def mini_path() -> Path:
+    """A 12-station hand-made city with a branch (R), a loop (O) and 4 lines."""
+    return FIXTURES / "mini.json"
+
+
+@pytest.fixture
+def tokyo_path() -> Path:
+    return ROOT / "annotations" / "tokyo.json"
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `mapkit ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    from mapkit.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return  # importing torch costs seconds; only look for CUDA when a test asks
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU; CI and this machine have none")
+    for item in gpu_items:
+        if not has_cuda:
+            item.add_marker(skip_gpu)
