@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-import click
+import typer
 
 from mapkit.cli._app import app, err
 from mapkit.errors import MapkitError
@@ -32,12 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(e).splitlines() or [type(e).__name__]:
             err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
         return e.exit_code
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         return 130
-    except click.ClickException as e:
+    except typer.TyperException as e:  # usage errors: unknown command, bad option value
         e.show(file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
