@@ -1,0 +1,236 @@
+"""Training configuration: one dataclass, every field with a default and a help string.
+
+Defaults are the released RewardMap settings (PAPER.md, "GRPO settings"). A few
+size-dependent fields default to ``None`` and are resolved in ``__post_init__``: to the
+paper's value for a real model, to a small value for ``--model tiny`` (the CPU smoke
+preset). ``__post_init__`` rejects inconsistent combinations with a ConfigError that says
+which flag to change, before any model is loaded.
+
+    >>> GRPOConfig(model="tiny", data="out/mini").prompts_per_step
+    4
+    >>> GRPOConfig.load("run.toml", lr=3e-6)   # file values, then overrides  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mapkit.errors import ConfigError
+
+SCALE_REWARDS = ("group", "batch", "none")
+CURRICULA = ("rewardmap", "coarse", "fine", "shuffled")
+REWARD_MODES = ("paper", "default")
+WEIGHTINGS = ("difficulty_aware", "baseline")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+# (paper value, tiny value) for the fields that default to None.
+SIZED_DEFAULTS: dict[str, tuple[Any, Any]] = {
+    "prompts_per_step": (16, 4),
+    "micro_batch_size": (4, 16),
+    "max_new_tokens": (2048, 24),
+    "max_prompt_length": (20_000, 512),
+    "max_pixels": (28 * 28 * 16_384, 112 * 112),  # ~16k visual tokens fits a 20k-token prompt
+    "min_pixels": (56 * 56, 56 * 56),
+    "lr": (1e-6, 2e-3),
+    "stage_steps": (0, 3),
+    "save_every": (100, 0),
+    "gradient_checkpointing": (True, False),
+}
+
+# Fields whose value decides which records each step sees: a resumed run must keep them.
+DATA_ORDER_FIELDS = ("data", "split", "seed", "stages", "curriculum", "prompts_per_step", "stage_steps")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One curriculum stage: the record types it draws from, shuffled together."""
+
+    name: str
+    types: tuple[str, ...]
+    max_steps: int | None = None  # --stage-steps: cap on optimizer steps in this stage
+
+
+@dataclass
+class GRPOConfig:
+    # --- run ---
+    data: str = _f("", "Dataset folder written by `mapkit build`, or a Hub dataset REPO_ID[@REVISION].")
+    split: str = _f("train", "Split of the dataset to train on.")
+    model: str = _f("", "Local model folder (any image-text-to-text model; Qwen2.5-VL is the reference) or `tiny` for the CPU smoke model.")
+    out: str = _f("runs/grpo", "Run folder: metrics.jsonl, completions.jsonl, checkpoint-<step>/.")
+    seed: int = _f(0, "Seed for stage shuffling, sampling and model init (tiny).")
+    resume: bool = _f(False, "Continue from the latest checkpoint in --out.")
+    # --- curriculum ---
+    stages: str = _f("all", "Stages to run: `all`, 1-based numbers (`1,2`), stage names (`torf,planning`) or record types (`TorF1`).")
+    curriculum: str = _f("rewardmap", "Stage order: rewardmap (released), coarse (Plus then planning), fine (one type per stage), shuffled (SFT->RL-style baseline).")
+    stage_steps: int | None = _f(None, "Cap on steps per stage for scaled-down runs; 0 = no cap (default 0; 3 with --model tiny).")
+    max_steps: int | None = _f(None, "Stop after this many steps in total (default: one pass over the selected stages).")
+    # --- batch and rollout ---
+    prompts_per_step: int | None = _f(None, "Prompts per optimizer step (paper 16; 4 with --model tiny).")
+    num_generations: int = _f(4, "Sampled completions per prompt (the GRPO group).")
+    micro_batch_size: int | None = _f(None, "Sequences per forward/backward pass; gradients accumulate over the step (default 4; 16 with --model tiny).")
+    max_new_tokens: int | None = _f(None, "Longest completion in tokens (paper 2048; 24 with --model tiny).")
+    max_prompt_length: int | None = _f(None, "Longest prompt in tokens after image expansion; longer prompts are skipped, never truncated (paper 20000).")
+    max_pixels: int | None = _f(None, "Pixel budget a map is resized to before the processor (default 28*28*16384; 112*112 with --model tiny).")
+    min_pixels: int | None = _f(None, "Smallest pixel count a map is resized up to (default 56*56).")
+    temperature: float = _f(1.0, "Sampling temperature of the rollouts (also divides the logits in the loss).")
+    top_p: float = _f(1.0, "Nucleus sampling threshold of the rollouts.")
+    # --- objective ---
+    lr: float | None = _f(None, "AdamW learning rate (paper 1e-6; 2e-3 with --model tiny).")
+    weight_decay: float = _f(0.01, "AdamW weight decay.")
+    warmup_steps: int = _f(0, "Linear learning-rate warmup steps, constant afterwards.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm (0 disables).")
+    updates_per_batch: int = _f(1, "Optimizer steps per rollout batch (1: on-policy, ratio exactly 1).")
+    epsilon: float = _f(0.2, "PPO clip range below: ratio >= 1 - epsilon.")
+    epsilon_high: float | None = _f(None, "PPO clip range above: ratio <= 1 + epsilon_high (default: --epsilon).")
+    beta: float = _f(0.01, "Coefficient of the k3 KL penalty to the reference model; 0 loads no reference model.")
+    kl_clamp: float = _f(10.0, "Clamp of the per-token k3 KL, as in the released code.")
+    entropy_coef: float = _f(1e-3, "Entropy bonus coefficient.")
+    scale_rewards: str = _f("group", "Advantage scaling: group ((r - mean) / (group std + eps)), batch (batch std), none (r - mean).")
+    skip_zero_std: bool = _f(False, "Drop groups whose samples are all right or all wrong from the loss.")
+    # --- reward ---
+    reward_mode: str = _f("paper", "Reward formula of mapkit.rewards: paper (as released) or default.")
+    weighting: str = _f("difficulty_aware", "Reward weight: difficulty_aware (map and transfer difficulty) or baseline (1).")
+    detail: bool = _f(True, "Add the partial-credit detail term (--no-detail switches it off).")
+    # --- model ---
+    dtype: str = _f("auto", "Weight dtype: auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32.")
+    gradient_checkpointing: bool | None = _f(None, "Recompute activations in backward to save memory (default on; off for tiny).")
+    lora: bool = _f(False, "Train LoRA adapters on the language model instead of all weights.")
+    lora_r: int = _f(64, "LoRA rank.")
+    lora_alpha: int = _f(128, "LoRA alpha.")
+    lora_dropout: float = _f(0.05, "LoRA dropout.")
+    lora_targets: str = _f("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "Comma-separated language-model module names that get adapters.")
+    freeze_vision: bool = _f(False, "Keep the vision tower frozen.")
+    # --- logging and checkpoints ---
+    save_every: int | None = _f(None, "Write a checkpoint every N steps (0: only at the end; default 100).")
+    log_completions: int = _f(4, "Completions per step sampled into completions.jsonl.")
+    progress: bool = _f(True, "Show a progress bar on stderr.")
+
+    def __post_init__(self) -> None:
+        smoke = self.is_smoke
+        for name, (paper, tiny) in SIZED_DEFAULTS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, tiny if smoke else paper)
+        if self.epsilon_high is None:
+            self.epsilon_high = self.epsilon
+        self._validate()
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.model == "tiny"
+
+    def _validate(self) -> None:
+        def bad(message: str) -> None:
+            raise ConfigError(message)
+
+        def choice(name: str, allowed: tuple[str, ...]) -> None:
+            if getattr(self, name) not in allowed:
+                bad(f"--{_flag(name)} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+
+        for name in ("scale_rewards", "curriculum", "reward_mode", "weighting", "dtype"):
+            choice(name, {"scale_rewards": SCALE_REWARDS, "curriculum": CURRICULA, "reward_mode": REWARD_MODES,
+                          "weighting": WEIGHTINGS, "dtype": DTYPES}[name])
+        if self.num_generations < 2:
+            bad(f"--num-generations is {self.num_generations}: GRPO compares samples within a group, set it to 2 or more")
+        for name in ("prompts_per_step", "micro_batch_size", "max_new_tokens", "max_prompt_length", "updates_per_batch", "min_pixels"):
+            if getattr(self, name) < 1:
+                bad(f"--{_flag(name)} is {getattr(self, name)}: set it to 1 or more")
+        sequences = self.prompts_per_step * self.num_generations
+        if sequences % self.micro_batch_size:
+            divisors = [d for d in range(1, sequences + 1) if sequences % d == 0]
+            bad(f"--micro-batch-size {self.micro_batch_size} does not divide the {sequences} sequences of a step "
+                f"(--prompts-per-step {self.prompts_per_step} x --num-generations {self.num_generations}); use one of {divisors}")
+        if self.min_pixels > self.max_pixels:
+            bad(f"--min-pixels {self.min_pixels} is larger than --max-pixels {self.max_pixels}; lower --min-pixels")
+        if self.max_pixels < 28 * 28:
+            bad(f"--max-pixels {self.max_pixels} is below one 28x28 vision token; set it to at least {28 * 28}")
+        if not self.lr or self.lr <= 0:
+            bad(f"--lr is {self.lr}: set a positive learning rate (paper: 1e-6)")
+        if self.temperature <= 0:
+            bad(f"--temperature is {self.temperature}: GRPO needs sampled rollouts, set it above 0 (paper: 1.0)")
+        if not 0 < self.top_p <= 1:
+            bad(f"--top-p is {self.top_p}: set it in (0, 1]")
+        if self.epsilon <= 0 or self.epsilon >= 1:
+            bad(f"--epsilon is {self.epsilon}: set it in (0, 1) (paper: 0.2)")
+        if self.epsilon_high < self.epsilon:
+            bad(f"--epsilon-high {self.epsilon_high} is below --epsilon {self.epsilon}; raise it (clip-higher widens the upper range only)")
+        for name in ("beta", "entropy_coef", "weight_decay", "max_grad_norm", "warmup_steps", "kl_clamp", "log_completions"):
+            if getattr(self, name) < 0:
+                bad(f"--{_flag(name)} is {getattr(self, name)}: it cannot be negative")
+        if self.save_every < 0:
+            bad(f"--save-every is {self.save_every}: use 0 to save only at the end")
+        if self.max_steps is not None and self.max_steps < 1:
+            bad(f"--max-steps is {self.max_steps}: set it to 1 or more, or leave it out for one pass over the stages")
+        if self.stage_steps < 0:
+            bad(f"--stage-steps is {self.stage_steps}: set it to 1 or more, or 0 for no cap")
+        if self.lora and (self.lora_r < 1 or self.lora_alpha < 1 or not self.lora_targets.strip()):
+            bad("--lora needs --lora-r >= 1, --lora-alpha >= 1 and at least one --lora-targets module")
+        self.stage_configs()  # raises ConfigError on an unknown stage name or number
+
+    def stage_configs(self) -> list[StageConfig]:
+        from mapkit.train.curriculum import select_stages
+
+        return select_stages(self.curriculum, self.stages, self.stage_steps or None)
+
+    # --- files ---
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> "GRPOConfig":
+        """Values from a TOML or JSON file (keys as field names, dashes allowed), then
+        ``overrides`` that are not None (the CLI flags the user gave)."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            values = _read_file(Path(path))
+        values.update({k.replace("-", "_"): v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, 1)) else k for k in unknown]
+            raise ConfigError(f"{path or 'options'}: unknown setting(s): {', '.join(hints)}")
+        return cls(**values)
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        return {f.name: f.metadata["help"] for f in fields(cls)}
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror})") from None
+    try:
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                raise ConfigError(f"{path}: TOML config files need Python 3.11+; write the settings as JSON") from None
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as e:  # tomllib.TOMLDecodeError and json.JSONDecodeError are ValueErrors
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'} ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of settings at the top level")
+    data = data.get("train", data) if isinstance(data.get("train"), dict) else data  # allow a [train] table
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def replace(cfg: GRPOConfig, **changes: Any) -> GRPOConfig:
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,160 @@
+"""GRPO maths and the update step.
+
+Shapes: N sequences in a step (prompts x G generations, grouped contiguously), T
+completion tokens (right-padded), ``mask`` [N, T] is 1 on real completion tokens
+(including the end-of-turn token) and 0 on padding.
+
+The loss per token is the clipped surrogate, plus beta * k3 KL to the reference model,
+minus entropy_coef * entropy; the step's loss is the token mean over every real token of
+the step (not a mean of per-sequence means), as released.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+ADV_EPS = 1e-6  # (r - mean) / (std + eps), as released
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group", eps: float = ADV_EPS) -> torch.Tensor:
+    """[N] rewards -> [N] advantages: reward minus its group's mean, divided by the
+    group's sample std (``group``), the whole batch's std (``batch``) or nothing.
+
+    >>> group_advantages(torch.tensor([1., 0., 0., 0.]), 4).round(decimals=3)
+    tensor([ 1.5000, -0.5000, -0.5000, -0.5000])
+    """
+    r = rewards.view(-1, group_size).float()  # [P, G]
+    adv = r - r.mean(dim=1, keepdim=True)
+    if scale == "group":
+        adv = adv / (r.std(dim=1, keepdim=True) + eps)
+    elif scale == "batch":
+        adv = adv / (rewards.float().std() + eps)
+    elif scale != "none":
+        raise ValueError(f"scale must be group, batch or none, not {scale!r}")
+    return adv.reshape(-1)
+
+
+def constant_groups(correct: torch.Tensor, group_size: int) -> torch.Tensor:
+    """[N] correctness -> [P] bool: True where every sample of the group is equally right
+    or wrong. Such a group tells the policy nothing about what makes an answer right."""
+    c = correct.view(-1, group_size)
+    return c.amax(dim=1) == c.amin(dim=1)
+
+
+def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float = 10.0) -> torch.Tensor:
+    """Per-token k3 estimate of KL(policy || ref): exp(d) - d - 1 with d = ref - logp;
+    non-negative, unbiased, low variance ("low_var_kl"), clamped as released."""
+    d = ref_logp - logp
+    return (torch.exp(d) - d - 1).clamp(min=-clamp, max=clamp)
+
+
+def token_mean(values: torch.Tensor, mask: torch.Tensor, n_tokens: float | None = None) -> torch.Tensor:
+    """Sum over real tokens divided by ``n_tokens`` (default: the real tokens here). Pass
+    the whole step's token count to make micro-batch losses add up to the step's mean."""
+    total = mask.sum() if n_tokens is None else n_tokens
+    return (values * mask).sum() / max(float(total), 1.0)
+
+
+@dataclass
+class LossParts:
+    loss: torch.Tensor  # scalar to backpropagate
+    per_token: torch.Tensor  # [N, T]
+    clipped_low: torch.Tensor  # [N, T] bool: ratio < 1 - eps and A < 0 (gradient cut)
+    clipped_high: torch.Tensor  # [N, T] bool: ratio > 1 + eps_high and A > 0
+    kl: torch.Tensor | None  # [N, T]
+
+
+def grpo_loss(logp, old_logp, advantages, mask, *, epsilon=0.2, epsilon_high=None, ref_logp=None, beta=0.0,
+              kl_clamp=10.0, entropy=None, entropy_coef=0.0, n_tokens=None) -> LossParts:
+    """Clipped surrogate + beta * k3 KL - entropy_coef * entropy, token mean.
+
+    logp, old_logp, ref_logp, entropy, mask: [N, T]; advantages: [N] (one per sequence).
+    """
+    eps_high = epsilon if epsilon_high is None else epsilon_high
+    ratio = torch.exp(logp - old_logp)  # [N, T]; exactly 1 when old_logp = logp.detach()
+    adv = advantages.unsqueeze(1)  # [N, 1]
+    surrogate = torch.min(ratio * adv, ratio.clamp(1 - epsilon, 1 + eps_high) * adv)
+    per_token = -surrogate
+    kl = None
+    if beta and ref_logp is not None:
+        kl = k3_kl(logp, ref_logp, kl_clamp)
+        per_token = per_token + beta * kl
+    if entropy_coef and entropy is not None:
+        per_token = per_token - entropy_coef * entropy
+    return LossParts(
+        loss=token_mean(per_token, mask, n_tokens),
+        per_token=per_token,
+        clipped_low=(ratio < 1 - epsilon) & (adv < 0),
+        clipped_high=(ratio > 1 + eps_high) & (adv > 0),
+        kl=kl,
+    )
+
+
+def completion_logprobs(model, inputs: dict, completion_ids: torch.Tensor, temperature: float = 1.0,
+                        with_entropy: bool = False, blocked: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs [N, T] of ``completion_ids`` under ``model`` (and entropies [N, T]).
+
+    ``inputs`` is the model input for prompt + completion (prompts left-padded,
+    completions right-padded, so every completion starts at column L - T). Logits are
+    divided by the sampling temperature and ``blocked`` tokens (vision placeholders,
+    suppressed in sampling) removed: the distribution the tokens were drawn from.
+    """
+    T = completion_ids.shape[1]
+    logits = model(**inputs, use_cache=False, logits_to_keep=T + 1).logits  # [N, T + 1, V]
+    logits = logits[:, :-1, :].float() / temperature  # position t predicts completion token t
+    if blocked:
+        logits[..., blocked] = float("-inf")
+    logprobs = F.log_softmax(logits, dim=-1)
+    token_logp = logprobs.gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+    entropy = -(logprobs.exp() * logprobs.masked_fill(torch.isinf(logprobs), 0)).sum(-1) if with_entropy else None
+    return token_logp, entropy
+
+
+def update(model, optimizer, scheduler, micro_batches: Callable[[], Iterable[dict]], *, advantages, cfg,
+           ref_logps: list[torch.Tensor] | None, backward: Callable, clip_grad: Callable, blocked: list[int] | None = None) -> dict:
+    """``cfg.updates_per_batch`` optimizer steps on one rollout batch.
+
+    ``micro_batches()`` yields dicts with ``inputs``, ``completion_ids``, ``mask``, ``rows``
+    (indices into ``advantages``) and ``weight`` (0 for sequences dropped from the loss).
+    Old log-probs: with one update they are the current ones detached (ratio exactly 1);
+    with several, computed once before the first update.
+    """
+    chunks = list(micro_batches())
+    n_tokens = sum(float((c["mask"] * c["weight"].unsqueeze(1)).sum()) for c in chunks)
+    old = None
+    if cfg.updates_per_batch > 1:
+        with torch.no_grad():
+            old = [completion_logprobs(model, c["inputs"], c["completion_ids"], cfg.temperature, blocked=blocked)[0]
+                   for c in chunks]
+    stats: dict[str, float] = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_low": 0.0, "clip_high": 0.0, "grad_norm": 0.0}
+    if n_tokens == 0:  # every group dropped (--skip-zero-std): nothing to learn from this batch
+        return {k: (math.nan if k in ("kl", "entropy", "grad_norm") else 0.0) for k in stats}
+    for u in range(cfg.updates_per_batch):
+        last = u == cfg.updates_per_batch - 1
+        for i, c in enumerate(chunks):
+            mask = c["mask"] * c["weight"].unsqueeze(1)  # [n, T]
+            logp, entropy = completion_logprobs(model, c["inputs"], c["completion_ids"], cfg.temperature, with_entropy=True,
+                                                blocked=blocked)
+            parts = grpo_loss(logp, old[i] if old is not None else logp.detach(), advantages[c["rows"]], mask,
+                              epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
+                              ref_logp=ref_logps[i] if ref_logps is not None else None, beta=cfg.beta,
+                              kl_clamp=cfg.kl_clamp, entropy=entropy, entropy_coef=cfg.entropy_coef, n_tokens=n_tokens)
+            backward(parts.loss)
+            if last:  # report the last update's numbers; each is a token mean over the step
+                stats["loss"] += float(parts.loss.detach())
+                stats["entropy"] += float(token_mean(entropy.detach(), mask, n_tokens))
+                stats["clip_low"] += float(token_mean(parts.clipped_low.float(), mask, n_tokens))
+                stats["clip_high"] += float(token_mean(parts.clipped_high.float(), mask, n_tokens))
+                if parts.kl is not None:
+                    stats["kl"] += float(token_mean(parts.kl.detach(), mask, n_tokens))
+        stats["grad_norm"] = float(clip_grad(cfg.max_grad_norm))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+    if ref_logps is None:
+        stats["kl"] = math.nan
+    return stats
