@@ -24,8 +24,8 @@ QUESTION_THRESHOLDS = {
     "Counting1": ("intermediate stops between the two stations", (3, 7)),
     "Counting2": ("lines through the station", (1, 2)),
     "Counting3": ("lines on the map", (4, 9)),
-    "TorF1": ("hops between the two stations on the network", (3, 8)),
-    "TorF2": ("stations on the asked line", (15, 30)),
+    "TorF1": ("hops between the two stations on the network", (4, 10)),
+    "TorF2": ("stations on the asked line", (18, 28)),
     "planning": ("fewest transfers between origin and destination", (0, 1)),
 }
 

@@ -1,0 +1,81 @@
+"""`mapkit build`: annotations -> a dataset folder of ReasonMap-Plus questions (+ planning)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from mapkit.cli._app import app, err, out, warn
+
+
+@app.command()
+def build(
+    city: Optional[str] = typer.Option(None, "--city", help="City to build: reads ANNOTATIONS/CITY.json."),
+    all_cities: bool = typer.Option(False, "--all", help="Build every annotation in the folder into one dataset."),
+    annotations: Path = typer.Option(Path("annotations"), "--annotations", help="Folder of native annotations."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Dataset folder to write [default: out/CITY, or out/all with --all]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice: the same inputs and seed give the same files."),
+    per_type: Optional[int] = typer.Option(None, "--per-type", min=1, help="Questions per type and city instead of the ReasonMap-Plus defaults (Counting3 stays one per map)."),
+    types: Optional[List[str]] = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning."),
+    split_by: str = typer.Option("question", "--split-by", help="question: stratified 80/20 by type and difficulty; city: hold out whole cities."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.95, help="Share of questions (or cities) in the test split."),
+    skip_missing_images: bool = typer.Option(False, "--skip-missing-images", help="Leave out, with a warning, cities with neither a map image nor coordinates."),
+    no_images: bool = typer.Option(False, "--no-images", help="Text-only dataset (ReasonMap's text-only baseline): no maps, empty `figure`."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Template folder [default: $MAPKIT_TEMPLATES or templates/]."),
+) -> None:
+    """Generate questions from annotations and write a dataset folder.
+
+    The folder holds data/<split>-00000-of-00001.parquet, one image per map in maps/,
+    the annotations used, manifest.json and a README.md dataset card;
+    `datasets.load_dataset(OUT)` loads it. Nothing is written unless every record
+    validates, and a failed build leaves any earlier folder untouched.
+    """
+    from mapkit.annotation import find_city
+    from mapkit.dataset import build_dataset, resolve_counts
+
+    if (city is None) == (not all_cities):
+        raise typer.BadParameter("give --city NAME or --all (one of them)")
+    if split_by not in ("question", "city"):
+        raise typer.BadParameter(f"--split-by is question or city, not {split_by!r}")
+    wanted_types = [t.strip() for item in types or [] for t in item.split(",") if t.strip()]
+    counts = resolve_counts(per_type, wanted_types)
+    if city is not None:
+        paths = [find_city(city, annotations)]
+        target = out_dir or Path("out") / city
+    else:
+        paths = sorted(annotations.glob("*.json")) if annotations.is_dir() else []
+        if not paths:
+            raise typer.BadParameter(f"no annotations (*.json) in {annotations}", param_hint="--annotations")
+        target = out_dir or Path("out") / "all"
+    result = build_dataset(
+        paths, target, seed=seed, counts_by_type=counts, templates_dir=templates, images=not no_images,
+        skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
+        progress=True, warn=warn,
+    )
+    for report in result.reports:
+        short = [f"{t} {report.made[t]}/{n}" for t, n in report.wanted.items() if report.made[t] < n]
+        if short:
+            err.print(f"note: {report.city} supplies fewer distinct balanced questions: {', '.join(short)}")
+    out.print(summary_table(result.counts))
+    sources = sorted(set(result.map_sources.values()))
+    out.print(f"{result.counts['total']} questions from {len(result.cities)} cit{'y' if len(result.cities) == 1 else 'ies'} "
+              f"(maps: {', '.join(sources)}) in {result.seconds:.1f} s -> {result.out}")
+
+
+def summary_table(counts: dict) -> Table:
+    splits = list(counts["split"])
+    labels = ("easy", "middle", "hard")
+    table = Table(title="questions built")
+    table.add_column("type")
+    for column in [*labels, *splits, "total"]:
+        table.add_column(column, justify="right")
+    totals = [0] * (len(labels) + len(splits) + 1)
+    for t, n in counts["type"].items():
+        cells = [sum(counts["split_type_difficulty"][s].get(t, {}).get(d, 0) for s in splits) for d in labels]
+        cells += [sum(counts["split_type_difficulty"][s].get(t, {}).values()) for s in splits] + [n]
+        totals = [a + b for a, b in zip(totals, cells)]
+        table.add_row(t, *map(str, cells))
+    table.add_row("all", *map(str, totals), style="bold")
+    return table

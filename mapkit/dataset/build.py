@@ -1,0 +1,180 @@
+"""``mapkit build`` as a library call: annotations in, one dataset folder out.
+
+Steps: load every annotation and decide where its map image comes from (its own image,
+else a rendering from coordinates, else skip or fail); generate records per city with
+a seed derived from (seed, city, type); split; validate every record; then write the
+folder atomically. Nothing is written before every record has validated.
+
+Example::
+
+    >>> result = build_dataset(["annotations/tokyo.json"], "out/tokyo", seed=0)  # doctest: +SKIP
+    >>> result.counts["type"]["TorF1"]                                          # doctest: +SKIP
+    35
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from mapkit.annotation import Annotation, load
+from mapkit.dataset.folder import MapFile, counts, write_dataset
+from mapkit.dataset.splits import assign_splits
+from mapkit.errors import DatasetError, MapkitError
+from mapkit.graph import TransitMap
+from mapkit.images import sha256_file
+from mapkit.questions import DEFAULT_COUNTS, TYPES, GenerationReport, generate, load_templates
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    records: list[dict[str, Any]]
+    counts: dict[str, Any]
+    cities: list[str]
+    skipped: list[str]
+    reports: list[GenerationReport]
+    seconds: float
+    map_sources: dict[str, str] = field(default_factory=dict)  # city -> image | rendered | none
+
+
+def resolve_counts(per_type: int | None = None, types: Iterable[str] | None = None) -> dict[str, int]:
+    """Questions per type: ReasonMap-Plus defaults, ``per_type`` for all but Counting3
+    (one per map), restricted to ``types`` when given."""
+    chosen = list(TYPES) if not types else list(types)
+    unknown = [t for t in chosen if t not in TYPES]
+    if unknown:
+        raise DatasetError(f"unknown type(s) {', '.join(unknown)}; choose from {', '.join(TYPES)}")
+    if per_type is not None and per_type < 1:
+        raise DatasetError(f"--per-type must be at least 1, got {per_type}")
+    return {t: (DEFAULT_COUNTS[t] if per_type is None or t == "Counting3" else per_type) for t in TYPES if t in chosen}
+
+
+def has_coordinates(annotation: Annotation) -> bool:
+    """Every station on a line has lonlat or xy: enough to render the map."""
+    served = {s for line in annotation.lines for s in line.station_ids}
+    return all(annotation.stations[s].lonlat is not None or annotation.stations[s].xy is not None for s in served)
+
+
+def _map_plan(annotation: Annotation, images: bool) -> tuple[str, MapFile | None]:
+    city = annotation.city
+    if not images:
+        return "none", None
+    path = annotation.image_path()
+    if path is not None and path.is_file():
+        return "image", MapFile(city, source=path)
+    if has_coordinates(annotation):
+        return "rendered", MapFile(city, render=_renderer(annotation))
+    return "missing", None
+
+
+def _renderer(annotation: Annotation) -> Callable[[Path], None]:
+    def render(target: Path) -> None:
+        try:
+            from mapkit.render import render_map
+        except ImportError as e:
+            raise DatasetError(f"{annotation.city}: has no map image and rendering is not available ({e}); "
+                               "add an `image` block to the annotation or build with --no-images") from None
+        try:
+            render_map(annotation).save(target)  # also writes <stem>.geometry.json beside it
+        except MapkitError as e:
+            raise DatasetError(f"{annotation.city}: cannot render the map: {e}") from None
+    return render
+
+
+def build_dataset(
+    annotation_paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    seed: int = 0,
+    counts_by_type: Mapping[str, int] | None = None,
+    templates_dir: str | Path | None = None,
+    images: bool = True,
+    skip_missing_images: bool = False,
+    split_by: str = "question",
+    test_fraction: float = 0.2,
+    progress: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build one dataset folder from annotation files (one city each)."""
+    start = time.perf_counter()
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
+    if not annotation_paths:
+        raise DatasetError("no annotation files to build")
+    templates = load_templates(templates_dir)
+    counts_by_type = dict(DEFAULT_COUNTS if counts_by_type is None else counts_by_type)
+
+    cities: list[tuple[Path, Annotation, MapFile | None, str]] = []
+    missing: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(Path(p) for p in annotation_paths):
+        annotation = load(path)
+        if annotation.city in seen:
+            raise DatasetError(f"{path} and {seen[annotation.city]} both describe city {annotation.city!r}; keep one")
+        seen[annotation.city] = path
+        source, map_file = _map_plan(annotation, images)
+        if source == "missing":
+            missing.append(annotation.city)
+            continue
+        cities.append((path, annotation, map_file, source))
+    if missing and not skip_missing_images:
+        raise DatasetError(
+            f"no map for {', '.join(missing)}: the annotation has no image file and no station coordinates to render "
+            "one. Fix: import the city with its map (`mapkit import reasonmap SRC --maps MAPS`), add an `image` block "
+            "or `lonlat` to the stations; or pass --skip-missing-images to leave it out, or --no-images for text only")
+    if missing:
+        warn(f"left out {len(missing)} cit{'y' if len(missing) == 1 else 'ies'} without a map image or coordinates: {', '.join(missing)}")
+    if not cities:
+        raise DatasetError("nothing to build: every city was left out")
+
+    records: list[dict[str, Any]] = []
+    reports = []
+    for path, annotation, map_file, _ in _bar(cities, progress, "questions"):
+        report = GenerationReport(annotation.city)
+        records.extend(generate(
+            TransitMap.from_annotation(annotation), templates=templates, seed=seed, counts=counts_by_type,
+            figure=f"maps/{annotation.city}.png" if map_file else "", report=report))
+        reports.append(report)
+    assign_splits(records, seed=seed, test_fraction=test_fraction, by=split_by)
+
+    manifest = {
+        "seed": seed,
+        "options": {"counts": counts_by_type, "images": images, "split_by": split_by, "test_fraction": test_fraction},
+        "templates": dict(templates.hashes),
+        "cities": {
+            a.city: {
+                "annotation": f"annotations/{a.city}.json",
+                "annotation_sha256": sha256_file(path),
+                "map": f"maps/{a.city}.png" if m else None,
+                "map_source": source,
+                "image_sha256": sha256_file(m.source) if m and m.source else None,
+                "questions": sum(1 for r in records if r["city"] == a.city),
+            }
+            for path, a, m, source in cities
+        },
+        "skipped_cities": missing,
+        # input file -> sha256: what `mapkit.card` lists as provenance
+        "inputs": {
+            **{f"annotations/{p.name}": sha256_file(p) for p, _, _, _ in cities},
+            **{f"maps/{m.source.name}": sha256_file(m.source) for _, _, m, _ in cities if m and m.source},
+            **{f"templates/{name}": digest for name, digest in templates.hashes.items()},
+        },
+    }
+    maps = [m for _, _, m, _ in cities if m is not None]
+    bar = _bar(maps, progress, "maps") if progress else None
+    write_dataset(out, records, annotations={a.city: p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
+                  manifest=manifest)
+    return BuildResult(Path(out), records, counts(records), [a.city for _, a, _, _ in cities], missing, reports,
+                       time.perf_counter() - start, {a.city: s for _, a, _, s in cities})
+
+
+def _bar(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    # disable=None: a bar on a terminal, silence when stderr is redirected
+    return tqdm(items, desc=desc, unit="city" if desc == "questions" else "map", file=sys.stderr, disable=None, leave=False)
+

@@ -1,0 +1,189 @@
+"""Dataset folders: check records, split them, write and read the folder of DESIGN.md.
+
+```
+OUT/README.md                              dataset card (YAML ``configs``)
+OUT/data/<split>-00000-of-00001.parquet    QuestionRecords, fixed row order
+OUT/maps/<map_id>.png                      one image per map (+ .geometry.json when rendered)
+OUT/annotations/<city>.json                the exact annotation file used
+OUT/manifest.json                          version, seed, input hashes, counts
+```
+
+Writes are atomic: everything goes into a hidden temporary sibling that is renamed into
+place at the end, so a failed build leaves nothing behind and never replaces a good
+folder. The same records give byte-identical parquet files (pyarrow, no timestamps).
+``mapkit.dataset.build.build_dataset`` drives this module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import mapkit
+from mapkit.images import sha256_file
+from mapkit.dataset.card import card_text
+from mapkit.dataset.records import read_parquet, validate_records, write_parquet
+from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
+from mapkit.errors import DatasetError
+
+FORMAT_VERSION = 1
+SPLIT_ORDER = ("train", "validation", "test")
+
+
+# ------------------------------------------------------------------ counts
+
+def counts(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    by_split: Counter = Counter()
+    by_type: Counter = Counter()
+    by_difficulty: Counter = Counter()
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    n = 0
+    for r in records:
+        n += 1
+        by_split[r["split"]] += 1
+        by_type[r["type"]] += 1
+        by_difficulty[r["difficulty_question"]] += 1
+        cell = table.setdefault(r["split"], {}).setdefault(r["type"], {})
+        cell[r["difficulty_question"]] = cell.get(r["difficulty_question"], 0) + 1
+    return {
+        "total": n,
+        "split": _ordered(by_split, SPLIT_ORDER),
+        "type": _ordered(by_type, TYPE_ORDER),
+        "difficulty": _ordered(by_difficulty, LABELS),
+        "split_type_difficulty": {s: {t: _ordered(table[s][t], LABELS) for t in TYPE_ORDER if t in table[s]}
+                                  for s in _ordered(table, SPLIT_ORDER)},
+    }
+
+
+def _ordered(d: Mapping[str, Any], order: Iterable[str]) -> dict[str, Any]:
+    order = list(order)
+    return {k: d[k] for k in sorted(d, key=lambda k: (order.index(k) if k in order else len(order), k))}
+
+
+# ------------------------------------------------------------------ folders
+
+@dataclass(frozen=True)
+class MapFile:
+    """How to put one city's map into ``maps/``: copy an image, or render the annotation."""
+
+    map_id: str
+    source: Path | None = None  # image to copy (converted to PNG when it is not one)
+    render: Callable[[Path], None] | None = None  # writes maps/<map_id>.png (+ geometry)
+
+
+def split_file(split: str) -> str:
+    return f"data/{split}-00000-of-00001.parquet"
+
+
+def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations: Mapping[str, Path],
+                  maps: Iterable[MapFile], manifest: dict[str, Any],
+                  card: Callable[[Mapping[str, Any]], str] = card_text) -> Path:
+    """Validate and write a dataset folder atomically; returns ``out``.
+
+    ``annotations`` maps city -> annotation file to copy; ``manifest`` is completed with
+    the format, version and counts. Nothing exists at ``out`` until everything is written.
+    """
+    out = Path(out)
+    validate_records(records)
+    check_split_leaks(records)
+    _check_replaceable(out)
+    manifest = {**manifest, "format": "mapkit-dataset", "format_version": FORMAT_VERSION,
+                "mapkit_version": mapkit.__version__, "counts": counts(records)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        (tmp / "data").mkdir(parents=True)
+        (tmp / "maps").mkdir()
+        (tmp / "annotations").mkdir()
+        for city, src in sorted(annotations.items()):
+            shutil.copyfile(src, tmp / "annotations" / f"{city}.json")
+        for m in maps:
+            target = tmp / "maps" / f"{m.map_id}.png"
+            if m.render is not None:
+                m.render(target)
+            elif m.source is not None:
+                _copy_png(m.source, target)
+        by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in records:
+            by_split[r["split"]].append(r)
+        for split in _ordered(by_split, SPLIT_ORDER):
+            write_parquet(by_split[split], tmp / split_file(split))
+        manifest["files"] = {str(f.relative_to(tmp)): sha256_file(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
+        (tmp / "README.md").write_text(card(manifest), encoding="utf-8")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _copy_png(src: Path, target: Path) -> None:
+    with src.open("rb") as f:
+        is_png = f.read(8) == b"\x89PNG\r\n\x1a\n"
+    if is_png:
+        shutil.copyfile(src, target)
+        return
+    from mapkit.images import open_map
+
+    open_map(src).save(target, format="PNG")
+
+
+def _check_replaceable(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out} exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise DatasetError(f"{out} is a non-empty folder that is not a mapkit dataset (no manifest.json); "
+                           "refusing to replace it: choose another --out or remove it")
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_dataset(folder: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Split -> records, read back from ``data/*.parquet`` (in file order)."""
+    folder = Path(folder)
+    files = sorted((folder / "data").glob("*.parquet"))
+    if not files:
+        raise DatasetError(f"{folder}: no data/*.parquet files; is this a mapkit dataset folder? (build one with `mapkit build`)")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for file in files:
+        split = file.name.split("-", 1)[0]
+        out.setdefault(split, []).extend(read_parquet(file))
+    return out
+
+
+def validate_folder(folder: str | Path) -> dict[str, Any]:
+    """Check a dataset folder: records, referenced files, manifest counts. Returns the manifest."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"{folder}: no manifest.json; not a mapkit dataset folder") from None
+    records = [r for rs in read_dataset(folder).values() for r in rs]
+    validate_records(records)
+    check_split_leaks(records)
+    for r in records:
+        for column in ("figure", "annotation"):
+            if r[column] and not (folder / r[column]).is_file():
+                raise DatasetError(f"{folder}: record {r['id']} refers to missing {column} {r[column]}")
+    if counts(records) != manifest["counts"]:
+        raise DatasetError(f"{folder}: manifest.json counts differ from the parquet files; rebuild the folder")
+    return manifest

@@ -1,0 +1,27 @@
+"""Question generation: templates as data (``templates/*.json``), graph queries that
+answer them, and the engine that turns a TransitMap into QuestionRecords.
+
+Example::
+
+    >>> from mapkit.annotation import load
+    >>> from mapkit.graph import TransitMap
+    >>> from mapkit.questions import generate
+    >>> records = generate(TransitMap.from_annotation(load("annotations/tokyo.json")), seed=0)  # doctest: +SKIP
+"""
+from mapkit.questions.engine import (
+    COLUMNS,
+    DEFAULT_COUNTS,
+    PLUS_TYPES,
+    TYPES,
+    GenerationReport,
+    counting_options,
+    generate,
+    route_text,
+)
+from mapkit.questions.queries import QUERIES, TYPE_QUERY, execute
+from mapkit.questions.templates import Template, TemplateSet, load_templates, templates_dir
+
+__all__ = [
+    "COLUMNS", "DEFAULT_COUNTS", "PLUS_TYPES", "TYPES", "GenerationReport", "QUERIES", "TYPE_QUERY", "Template",
+    "TemplateSet", "counting_options", "execute", "generate", "load_templates", "route_text", "templates_dir",
+]

@@ -1,0 +1,163 @@
+"""Question templates as data: load ``templates/<family>.json`` and check it.
+
+A file is first checked against ``mapkit/schemas/template.schema.json``, then by rules a
+schema cannot state (every placeholder is a declared slot, the query exists and fits the
+record type, slot types match the query's parameters, ids are unique). A broken template
+raises TemplateError naming the file and the template id.
+
+The folder is, in order: the ``directory`` argument, ``$MAPKIT_TEMPLATES``, then
+``templates/`` at the repository root (beside the ``mapkit`` package).
+
+Example::
+
+    >>> ts = load_templates()                       # doctest: +SKIP
+    >>> [t.id for t in ts.by_type["planning"]]      # doctest: +SKIP
+    ['planning_long_num', 'planning_long_via', 'planning_short']
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+
+import mapkit
+from mapkit.errors import TemplateError
+from mapkit.questions.queries import QUERIES, TYPE_QUERY
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+ENV_VAR = "MAPKIT_TEMPLATES"
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    type: str
+    family: str
+    file: str
+    slots: Mapping[str, str]  # placeholder -> slot type
+    paraphrases: tuple[str, ...]
+    instruction: str  # answer-format text appended to every question
+    answer_format: str
+    op: str
+    args: Mapping[str, str]  # query parameter -> slot name
+    route_form: str | None = None  # planning only: short | long_num | long_via
+
+    def render(self, paraphrase: int, values: Mapping[str, str]) -> str:
+        """Question text: the paraphrase with its slots filled, then the instruction."""
+        text = PLACEHOLDER.sub(lambda m: values[m.group(1)], self.paraphrases[paraphrase])
+        return f"{text}\n{self.instruction}"
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    directory: Path
+    by_type: Mapping[str, tuple[Template, ...]]  # sorted by id
+    hashes: Mapping[str, str]  # file name -> sha256 of its bytes (for the manifest)
+
+    def for_type(self, record_type: str) -> tuple[Template, ...]:
+        found = self.by_type.get(record_type, ())
+        if not found:
+            raise TemplateError(f"{self.directory}: no template produces type {record_type!r}; add one to a templates/*.json file")
+        return found
+
+
+def templates_dir(directory: str | Path | None = None) -> Path:
+    if directory is not None:
+        return Path(directory)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(mapkit.__file__).resolve().parents[1] / "templates"
+
+
+def load_templates(directory: str | Path | None = None) -> TemplateSet:
+    """Load and check every ``*.json`` template file of the folder."""
+    folder = templates_dir(directory)
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        raise TemplateError(f"{folder}: no template files found (expected templates/<family>.json); "
+                            f"pass --templates DIR or set {ENV_VAR}")
+    by_type: dict[str, list[Template]] = {}
+    seen: dict[str, str] = {}
+    hashes = {}
+    for file in files:
+        raw = file.read_bytes()
+        hashes[file.name] = hashlib.sha256(raw).hexdigest()
+        for template in _parse_file(raw, file.name):
+            if template.id in seen:
+                raise TemplateError(f"{file.name}: template {template.id!r}: id already used in {seen[template.id]}")
+            seen[template.id] = file.name
+            by_type.setdefault(template.type, []).append(template)
+    return TemplateSet(folder, {t: tuple(sorted(ts, key=lambda x: x.id)) for t, ts in by_type.items()}, hashes)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(resources.files("mapkit.schemas").joinpath("template.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _parse_file(raw: bytes, name: str) -> list[Template]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TemplateError(f"{name}: not valid UTF-8 JSON ({e})") from None
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        e = errors[0]
+        path = list(e.absolute_path)
+        where = "(top level)"
+        if len(path) >= 2 and path[0] == "templates" and isinstance(path[1], int):
+            tid = data["templates"][path[1]].get("id", f"#{path[1]}") if isinstance(data["templates"][path[1]], dict) else f"#{path[1]}"
+            where = f"template {tid!r}"
+        field = ".".join(map(str, path[2:] if where != "(top level)" else path)) or "(whole)"
+        raise TemplateError(f"{name}: {where}: {field}: {e.message} (see mapkit/schemas/template.schema.json)")
+    return [_check(t, data, name) for t in data["templates"]]
+
+
+def _check(t: dict[str, Any], data: dict[str, Any], name: str) -> Template:
+    def fail(message: str) -> TemplateError:
+        return TemplateError(f"{name}: template {t['id']!r}: {message}")
+
+    if t["answer_format"] not in data["instructions"]:
+        raise fail(f"answer_format {t['answer_format']!r} is not one of the file's instructions ({', '.join(data['instructions'])})")
+    expected_op = TYPE_QUERY[t["type"]]
+    op = t["query"]["op"]
+    if op != expected_op:
+        raise fail(f"type {t['type']} is answered by query {expected_op!r}, not {op!r}")
+    query = QUERIES[op]
+    args = t["query"]["args"]
+    if set(args) != set(query.params):
+        raise fail(f"query {op!r} takes arguments {sorted(query.params)}, the template gives {sorted(args)}")
+    slots = t["slots"]
+    for param, slot in args.items():
+        if slot not in slots:
+            raise fail(f"query argument {param!r} is shown by slot {slot!r}, which is not declared in slots")
+        if slots[slot] != query.params[param]:
+            raise fail(f"slot {slot!r} is a {slots[slot]} but query argument {param!r} needs a {query.params[param]}")
+    wants_options = t["type"] == "Counting1"
+    has_options = [s for s, kind in slots.items() if kind == "options"]
+    if wants_options and len(has_options) != 1:
+        raise fail("a Counting1 template needs exactly one slot of type options")
+    if not wants_options and has_options:
+        raise fail(f"slot type options is for Counting1 only, not {t['type']}")
+    for i, text in enumerate(t["paraphrases"]):
+        used = PLACEHOLDER.findall(text)
+        unknown = sorted(set(used) - set(slots))
+        if unknown:
+            raise fail(f"paraphrases[{i}] uses undeclared slot(s) {unknown}; declare them in slots")
+        missing = sorted(set(slots) - set(used))
+        if missing:
+            raise fail(f"paraphrases[{i}] does not show slot(s) {missing}; every paraphrase must ask the same question")
+    return Template(
+        id=t["id"], type=t["type"], family=data["family"], file=name, slots=dict(slots),
+        paraphrases=tuple(t["paraphrases"]), instruction=data["instructions"][t["answer_format"]],
+        answer_format=t["answer_format"], op=op, args=dict(args), route_form=t.get("route_form"),
+    )
