@@ -389,7 +389,7 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
         question = str(ex.get("question") or "").strip().replace("\n", "\n> ")
         out += [f"### {t}", "",
                 f"City: {ex.get('city')} (map {ex.get('difficulty_city')}, question {ex.get('difficulty_question')}), "
-                f"split `{ex.get('split')}`, image `{ex.get('figure')}`", "",
+                f"split `{ex.get('split')}`, " + (f"image `{ex['figure']}`" if ex.get("figure") else "no image (text-only build)"), "",
                 f"> {question}", ""]
         if ex.get("options"):
             out += ["Options: " + ", ".join(f"{chr(65 + i)}. {o}" for i, o in enumerate(ex["options"])), ""]

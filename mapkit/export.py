@@ -79,8 +79,13 @@ def _select_splits(available: Iterable[str], wanted: Iterable[str]) -> list[str]
 
 
 def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits: Iterable[str] = ("train",),
-           include_planning: bool = False, relative_images: bool = False, name: str | None = None) -> ExportResult:
-    """Write ``folder``'s questions to ``out`` as ``fmt``; returns counts and the dataset_info entry."""
+           include_planning: bool = False, relative_images: bool = False, name: str | None = None,
+           boxed: bool = False) -> ExportResult:
+    """Write ``folder``'s questions to ``out`` as ``fmt``; returns counts and the dataset_info entry.
+
+    ``boxed`` writes targets as ``\\boxed{B}`` (what the prompts ask for) instead of bare.
+    Rows of a text-only build (empty ``figure``) get no image and no ``<image>`` token.
+    """
     from mapkit.card import read_records
     from mapkit.hub import validate_folder
 
@@ -99,19 +104,23 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
             if record.get("type") == "planning" and not include_planning:
                 skipped += 1
                 continue
-            image = (folder / record["figure"]).resolve()
-            if not image.is_file():
-                raise DatasetError(f"record {record.get('id')}: image {record['figure']} is not in {folder}")
-            image_ref = os.path.relpath(image, base) if relative_images else str(image)
+            images = []
+            if record.get("figure"):  # empty in a text-only build (--no-images)
+                image = (folder / record["figure"]).resolve()
+                if not image.is_file():
+                    raise DatasetError(f"record {record.get('id')}: image {record['figure']} is not in {folder}")
+                images.append(os.path.relpath(image, base) if relative_images else str(image))
             answer = bare_answer(record)
+            if boxed and record.get("type") != "planning":
+                answer = f"\\boxed{{{answer}}}"
             question = str(record["question"]).replace(IMAGE_TOKEN, "")  # one image token per image, ours
             if fmt == "sharegpt":
-                rows.append({"conversations": [{"from": "human", "value": IMAGE_TOKEN + question},
+                rows.append({"conversations": [{"from": "human", "value": IMAGE_TOKEN * len(images) + question},
                                                {"from": "gpt", "value": answer}],
-                             "images": [image_ref]})
+                             "images": images})
             else:
                 rows.append({"id": record.get("id"), "split": split, "city": record.get("city"), "type": record.get("type"),
-                             "image": image_ref, "question": question, "answer": answer,
+                             "image": images[0] if images else None, "question": question, "answer": answer,
                              "answer_index": record.get("answer"), "options": record.get("options"),
                              "difficulty_city": record.get("difficulty_city"),
                              "difficulty_question": record.get("difficulty_question")})

@@ -467,93 +467,71 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {}
 
 
-# -- a hand-made dataset folder in the layout `mapkit build` writes (DESIGN.md) -------------------
+# -- a small dataset folder written by the project's own writer (mapkit.dataset) ---------------
 def make_dataset_folder(out, *, seed: int = 0, drop_types: tuple[str, ...] = (), extra_files: dict[str, bytes] | None = None):
-    """Write a small dataset folder: 2 splits, every question type, one map, one annotation.
+    """Write a small dataset folder with hand-made records: 2 splits, every question type,
+    one map, one annotation, through ``mapkit.dataset.write_dataset`` (so the layout,
+    parquet schema and manifest are what `mapkit build` writes).
 
-    ``drop_types`` leaves question families out (a "rebuilt" folder with fewer rows);
-    ``extra_files`` adds files (relative path -> bytes). Returns the folder as a Path.
+    ``seed`` changes ids, the map image and the manifest (a "rebuild"); ``drop_types``
+    leaves question families out; ``extra_files`` adds files after the build (relative
+    path -> bytes), outside the manifest. Returns the folder as a Path.
     """
+    import tempfile
     from pathlib import Path
+
     from PIL import Image
 
-    out = Path(out)
-    root = Path(__file__).resolve().parent
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    (out / "maps").mkdir(exist_ok=True)
-    (out / "annotations").mkdir(exist_ok=True)
-    annotation = (root / "fixtures" / "mini.json").read_bytes()
-    (out / "annotations" / "mini.json").write_bytes(annotation)
-    Image.new("RGB", (64, 48), (255, 255, 255 - seed % 200)).save(out / "maps" / "mini.png")
+    from mapkit.dataset import MapFile, write_dataset
 
+    out = Path(out)
+    annotation = Path(__file__).resolve().parent / "fixtures" / "mini.json"
+    boxed = " Put the final answer in \\boxed{}."
     base = {"city": "mini", "country": "Nowhere", "map_id": "mini", "figure": "maps/mini.png",
             "annotation": "annotations/mini.json", "difficulty_city": "easy", "city_line_count": 4,
             "city_transfer_count": 4, "question_transfer_count": 0, "options": None, "station_1": None,
             "station_2": None, "line": None, "reference_routes": None}
     rows = [
-        dict(type="TorF1", question="Are Alpha and Delta on the same line? Answer yes or no in \\boxed{}.", answer=1,
-             answer_text="yes", station_1="Alpha", station_2="Delta", difficulty_question="easy"),
-        dict(type="TorF1", question="Are Alpha and Golf on the same line? Answer yes or no in \\boxed{}.", answer=0,
-             answer_text="no", station_1="Alpha", station_2="Golf", difficulty_question="middle"),
-        dict(type="TorF2", question="Is Golf on the Blue Line? Answer yes or no in \\boxed{}.", answer=1,
-             answer_text="yes", station_1="Golf", line="Blue Line", difficulty_question="easy"),
-        dict(type="Counting1", question="How many stops are there between Alpha and Echo on the Red Line "
-             "(both excluded)? A. 1 B. 2 C. 3 D. 4. Answer with the letter in \\boxed{}.", answer=2, answer_text="C",
-             options=["1", "2", "3", "4"], station_1="Alpha", station_2="Echo", line="Red Line",
-             difficulty_question="middle"),
-        dict(type="Counting2", question="How many lines pass through Central? Answer with a number in \\boxed{}.",
-             answer=3, answer_text="3", station_1="Central", difficulty_question="hard"),
-        dict(type="Counting3", question="How many lines does this map have? Answer with a number in \\boxed{}.",
-             answer=4, answer_text="4", difficulty_question="easy"),
-        dict(type="planning", question="How do I get from Alpha to Hotel?", answer=-1,
-             answer_text="Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\n--\n"
-                         "Route Name: Blue Line\nDeparture Stop: Central\nArrival Stop: Hotel",
-             station_1="Alpha", station_2="Hotel", question_transfer_count=1, difficulty_question="middle",
-             reference_routes=[[{"route_name": "Red Line", "departure_stop": "Alpha", "arrival_stop": "Central",
-                                 "via_stops": ["Bravo"], "num_via_stops": 1},
-                                {"route_name": "Blue Line", "departure_stop": "Central", "arrival_stop": "Hotel",
-                                 "via_stops": ["Golf"], "num_via_stops": 1}]]),
+        {"type": "TorF1", "question": "Are Alpha and Delta on the same line?" + boxed, "answer": 1, "answer_text": "yes",
+         "station_1": "Alpha", "station_2": "Delta", "difficulty_question": "easy", "split": "train"},
+        {"type": "TorF1", "question": "Are Alpha and Golf on the same line?" + boxed, "answer": 0, "answer_text": "no",
+         "station_1": "Alpha", "station_2": "Golf", "difficulty_question": "middle", "split": "test"},
+        {"type": "TorF2", "question": "Is Golf on the Blue Line?" + boxed, "answer": 1, "answer_text": "yes",
+         "station_1": "Golf", "line": "Blue Line", "difficulty_question": "easy", "split": "test"},
+        {"type": "Counting1", "question": "How many stops are there between Alpha and Echo on the Red Line (both "
+         "excluded)?\nA. 1\nB. 2\nC. 3\nD. 4" + boxed, "answer": 2, "answer_text": "C", "options": [1, 2, 3, 4],
+         "station_1": "Alpha", "station_2": "Echo", "line": "Red Line", "difficulty_question": "middle", "split": "train"},
+        {"type": "Counting2", "question": "How many lines pass through Central?" + boxed, "answer": 3, "answer_text": "3",
+         "station_1": "Central", "difficulty_question": "hard", "split": "train"},
+        {"type": "Counting3", "question": "How many lines does this map have?" + boxed, "answer": 4, "answer_text": "4",
+         "difficulty_question": "easy", "split": "train"},
+        {"type": "planning", "question": "How do I get from Alpha to Hotel? Give the route as sections.", "answer": -1,
+         "answer_text": "Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\n--\n"
+                        "Route Name: Blue Line\nDeparture Stop: Central\nArrival Stop: Hotel",
+         "station_1": "Alpha", "station_2": "Hotel", "question_transfer_count": 1, "difficulty_question": "middle",
+         "split": "train",
+         "reference_routes": [[{"route_name": "Red Line", "departure_stop": "Alpha", "arrival_stop": "Central",
+                                "via_stops": ["Bravo"], "num_via_stops": 1},
+                               {"route_name": "Blue Line", "departure_stop": "Central", "arrival_stop": "Hotel",
+                                "via_stops": ["Golf"], "num_via_stops": 1}]]},
     ]
     records = []
     for i, row in enumerate(r for r in rows if r["type"] not in drop_types):
         record = {**base, **row}
-        record["split"] = "test" if i % 3 == 2 else "train"
         record["id"] = hashlib.sha1(f"mini|{record['type']}|{i}|{seed}".encode()).hexdigest()[:16]
-        record["template_id"] = f"{record['type'].lower()}-0"
-        record["program"] = json.dumps({"query": record["type"], "seed": seed})
+        record["template_id"] = f"{record['type'].lower()}_0"
+        record["program"] = json.dumps({"op": record["type"], "args": {"seed": seed}, "result": record["answer"]})
         records.append(record)
-    columns = ["id", "split", "city", "country", "map_id", "figure", "annotation", "type", "template_id", "question",
-               "options", "answer", "answer_text", "station_1", "station_2", "line", "difficulty_city",
-               "difficulty_question", "city_line_count", "city_transfer_count", "question_transfer_count",
-               "reference_routes", "program"]
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    route = pa.list_(pa.list_(pa.struct([("route_name", pa.string()), ("departure_stop", pa.string()),
-                                         ("arrival_stop", pa.string()), ("via_stops", pa.list_(pa.string())),
-                                         ("num_via_stops", pa.int64())])))
-    types = {c: pa.string() for c in columns}
-    types.update(options=pa.list_(pa.string()), answer=pa.int64(), city_line_count=pa.int64(),
-                 city_transfer_count=pa.int64(), question_transfer_count=pa.int64(), reference_routes=route)
-    schema = pa.schema([(c, types[c]) for c in columns])
-    for split in ("train", "test"):
-        table = pa.Table.from_pylist([{c: r[c] for c in columns} for r in records if r["split"] == split], schema=schema)
-        pq.write_table(table, out / "data" / f"{split}-00000-of-00001.parquet")
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "mini.png"
+        Image.new("RGB", (64, 48), (255, 255, 255 - seed % 200)).save(image)
+        digest = hashlib.sha256(annotation.read_bytes()).hexdigest()
+        manifest = {"seed": seed, "cities": {"mini": {"annotation": "annotations/mini.json", "annotation_sha256": digest,
+                                                      "map": "maps/mini.png", "map_source": "image"}},
+                    "inputs": {"annotations/mini.json": digest}}
+        write_dataset(out, records, annotations={"mini": annotation}, maps=[MapFile("mini", source=image)],
+                      manifest=manifest)
     for rel, content in (extra_files or {}).items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(content)
-
-    def sha(path):
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
-    counts = {}
-    for r in records:
-        counts.setdefault(r["split"], {}).setdefault(r["type"], {}).setdefault(r["difficulty_question"], 0)
-        counts[r["split"]][r["type"]][r["difficulty_question"]] += 1
-    files = {p.relative_to(out).as_posix(): sha(p) for p in sorted(out.rglob("*"))
-             if p.is_file() and p.name not in ("README.md", "manifest.json")}
-    manifest = {"mapkit_version": "0.1.0", "seed": seed, "inputs": {"annotations/mini.json": hashlib.sha256(annotation).hexdigest()},
-                "counts": counts, "files": files}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (out / "README.md").write_text("---\nlicense: cc0-1.0\n---\n# minimal card\n")
     return out

@@ -101,9 +101,13 @@ def test_load_dataset_reads_the_folder_with_the_card(folder, tmp_path):
     assert sorted(ds) == ["test", "train"]
     assert ds["train"].num_rows == sum(r["split"] == "train" for r in records)
     assert ds["test"].num_rows == sum(r["split"] == "test" for r in records)
-    features = ds["train"].features
-    assert features["answer"].dtype == "int64" and features["question"].dtype == "string"
-    assert features["options"].feature.dtype == "string"
+    from datasets import Features
+
+    from mapkit.dataset import ARROW_SCHEMA
+
+    assert ds["train"].features == ds["test"].features == Features.from_arrow_schema(ARROW_SCHEMA)
+    assert ds["train"].features["options"].feature.dtype == "int64"
+    assert sorted(ds["train"]["id"]) == sorted(r["id"] for r in records if r["split"] == "train")
     first = ds["train"][0]
     assert (folder / first["figure"]).is_file() and (folder / first["annotation"]).is_file()
 

@@ -192,7 +192,21 @@ def test_invalid_folder_is_refused_before_anything_is_sent(fake, folder, run_cli
     assert "maps/mini.png: sha256 differs from manifest.json" in err
     (folder / "maps" / "mini.png").unlink()
     code, _, err = run_cli("push", folder, "--repo-id", REPO)
-    assert code == 1 and "figure 'maps/mini.png' is not in the folder" in err
+    assert code == 1 and "refers to missing figure maps/mini.png" in err
+    assert fake.requests == []
+
+
+def test_records_failing_the_schema_are_refused(fake, folder, run_cli):
+    import pyarrow.parquet as pq
+
+    from mapkit.dataset import write_parquet
+
+    path = folder / "data" / "train-00000-of-00001.parquet"
+    rows = pq.read_table(path).to_pylist()
+    rows[0]["answer_text"] = "maybe"  # TorF answers are yes/no
+    write_parquet(rows, path)
+    code, _, err = run_cli("push", folder, "--repo-id", REPO, "--dry-run")
+    assert code == 1 and "record.schema.json" in err and "maybe" in err
     assert fake.requests == []
 
 

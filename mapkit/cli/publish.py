@@ -70,6 +70,7 @@ def export(
     relative_images: bool = typer.Option(False, "--relative-images",
                                          help="Write image paths relative to the output file's folder (LLaMA-Factory's dataset_dir) instead of absolute."),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name in the dataset_info.json entry (default: the file stem)."),
+    boxed: bool = typer.Option(False, "--boxed", help="Targets as \\boxed{answer}, as the prompts ask, instead of the bare answer."),
 ) -> None:
     """Write supervised fine-tuning data: LLaMA-Factory sharegpt (RewardMap's SFT baseline) or jsonl.
 
@@ -83,7 +84,7 @@ def export(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     result = do_export(folder, out_file, fmt=fmt, splits=splits, include_planning=include_planning,
-                       relative_images=relative_images, name=name)
+                       relative_images=relative_images, name=name, boxed=boxed)
     by_type = ", ".join(f"{t} {n}" for t, n in result.by_type.items())
     err.print(f"wrote {result.count} records ({by_type}) to {out_file}"
               + (f"; left out {result.skipped_planning} planning question(s) (--include-planning adds them)"
