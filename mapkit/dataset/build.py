@@ -137,7 +137,11 @@ def build_dataset(
             TransitMap.from_annotation(annotation), templates=templates, seed=seed, counts=counts_by_type,
             figure=f"maps/{annotation.city}.png" if map_file else "", report=report))
         reports.append(report)
-    assign_splits(records, seed=seed, test_fraction=test_fraction, by=split_by)
+    kept = assign_splits(records, seed=seed, test_fraction=test_fraction, by=split_by)
+    if len(kept) < len(records):
+        warn(f"dropped {len(records) - len(kept)} held-out question(s) whose text also appears in train "
+             "(stations of the same name in two cities)")
+        records = kept
 
     manifest = {
         "seed": seed,

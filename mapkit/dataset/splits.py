@@ -41,19 +41,25 @@ def question_groups(records: list[Mapping[str, Any]]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda g: g[0])
 
 
-def assign_splits(records: list[dict[str, Any]], *, seed: int = 0, test_fraction: float = 0.2, by: str = "question") -> None:
-    """Set ``split`` on every record: "train" or "test".
+def assign_splits(records: list[dict[str, Any]], *, seed: int = 0, test_fraction: float = 0.2,
+                  by: str = "question") -> list[dict[str, Any]]:
+    """Set ``split`` on every record ("train" or "test") and return the records kept.
 
     ``by="question"``: stratified by (type, question difficulty) and, inside that, by
     city; records asking about the same station pair (or with the same text) stay
-    together. ``by="city"``: whole cities are held out, stratified by map difficulty.
+    together; every record is kept. ``by="city"``: whole cities are held out, stratified
+    by map difficulty; a held-out question whose text also appears in train (two cities
+    with a station of the same name) is dropped, so no text is in both splits.
     """
     if not 0 <= test_fraction < 1:
         raise DatasetError(f"test fraction must be in [0, 1), got {test_fraction}")
     rng = random.Random(f"{seed}:split")
     if by == "city":
         _split_by_city(records, rng, test_fraction)
-        return
+        train_texts = {r["question"] for r in records if r["split"] == "train"}
+        kept = [r for r in records if r["split"] == "train" or r["question"] not in train_texts]
+        check_split_leaks(kept)
+        return kept
     if by != "question":
         raise DatasetError(f"unknown split mode {by!r}; use question or city")
     strata: dict[tuple[str, str, str], list[list[int]]] = defaultdict(list)
@@ -78,6 +84,7 @@ def assign_splits(records: list[dict[str, Any]], *, seed: int = 0, test_fraction
             for i in group:
                 records[i]["split"] = split
     check_split_leaks(records)
+    return records
 
 
 def _split_by_city(records: list[dict[str, Any]], rng: random.Random, test_fraction: float) -> None:

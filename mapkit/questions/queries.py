@@ -12,6 +12,8 @@ Example::
 """
 from __future__ import annotations
 
+import weakref
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -39,8 +41,11 @@ def _plan_routes(tm: TransitMap, station_1: str, station_2: str) -> list[Route]:
     between opposite stations of a loop (two equally long ways) has no single list of via
     stops, so such routes are left out, and the question too when none is left."""
     routes = tm.routes(station_1, station_2, k=REFERENCE_ROUTES)
+    shared = _shared_names(tm)
     kept = []
     for route in routes:
+        if any(_norm(tm.name(s.arrival)) in shared for s in route.sections[:-1]):
+            continue  # a transfer at a station whose name is not unique cannot be written down
         try:
             for s in route.sections:
                 tm.line_path(s.line, s.departure, s.arrival)
@@ -50,6 +55,21 @@ def _plan_routes(tm: TransitMap, station_1: str, station_2: str) -> list[Route]:
     if not kept:
         raise AmbiguousQueryError(f"every fewest-transfer route from {station_1!r} to {station_2!r} rides an ambiguous section")
     return kept
+
+
+_SHARED: "weakref.WeakKeyDictionary[TransitMap, frozenset[str]]" = weakref.WeakKeyDictionary()
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _shared_names(tm: TransitMap) -> frozenset[str]:
+    """Display names (normalised) that more than one station of the map carries."""
+    if tm not in _SHARED:
+        seen = Counter(_norm(st.name) for st in tm.annotation.stations.values())
+        _SHARED[tm] = frozenset(name for name, n in seen.items() if n > 1)
+    return _SHARED[tm]
 
 
 def _route_json(routes: list[Route]) -> dict[str, Any]:
