@@ -212,7 +212,8 @@ def collect_stats(folder: Path | str) -> CardStats:
             key = (split != "train", row.get("difficulty_question") != "middle", str(row.get("id")))
             if best is None or key < best["_key"]:
                 examples[qtype] = {**row, "_key": key}
-    files = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    files = [p for p in folder.rglob("*") if p.is_file() and p.name != "README.md"
+             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
     languages = ["en"] + sorted({str(a["language"]).split("-")[0].lower() for a in annotations.values() if a.get("language")} - {"en"})
     return CardStats(
         splits={s: len(r) for s, r in records.items()},
@@ -316,6 +317,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _size(n: float) -> str:
+    for unit in ("bytes", "kB", "MB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
 def _short(text: Any, limit: int = 12) -> str:
     text = str(text or "")
     return text[:limit] if re.fullmatch(r"[0-9a-f]{20,}", text) else text
@@ -415,12 +424,15 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
     rows = []
     for city, a in stats.annotations.items():
         digest = next((h for k, h in inputs.items() if Path(k).stem == city or Path(k).name == Path(a["file"]).name), None)
-        rows.append([city, a.get("name"), a.get("license"), a.get("source"), a.get("stations"), a.get("lines"), _short(digest)])
-    out += ["Source annotations:", "",
-            _table(["city", "name", "licence", "source", "stations", "lines", "sha256"], rows), ""]
+        city_info = (m.get("cities") or {}).get(city) if isinstance(m.get("cities"), dict) else None
+        map_source = (city_info or {}).get("map_source") or ""
+        rows.append([city, a.get("name"), a.get("license"), a.get("source"), a.get("stations"), a.get("lines"),
+                     map_source, _short(digest)])
+    out += ["Source annotations (map: `image` = the city's own map image, `rendered` = drawn from the annotation):", "",
+            _table(["city", "name", "licence", "source", "stations", "lines", "map", "sha256"], rows), ""]
     counts_note = ", ".join(f"{s}: {n:,}" for s, n in stats.splits.items())
     out += [f"Manifest: mapkit {version}, seed {seed}, {len(inputs)} input file(s) hashed, "
-            f"rows per split {counts_note}; the folder holds {stats.files} files ({stats.total_bytes / 1e6:.1f} MB).", ""]
+            f"rows per split {counts_note}; besides this card the folder holds {stats.files} files ({_size(stats.total_bytes)}).", ""]
 
     rid = repo_id or "ORG/NAME"
     rev = revision or "main"

@@ -88,7 +88,7 @@ def test_body_has_every_section(folder):
         assert f"### {qtype}\n" in text  # one example per type
     assert "Options: A. 1, B. 2, C. 3, D. 4" in text and "Answer: `C`" in text
     assert "mapkit 0.1.0 with seed 0" in text
-    assert re.search(r"\| mini \| Mini Metro \(test fixture\) \| CC0-1.0 \| hand-made test fixture \| 12 \| 4 \| [0-9a-f]{12} \|", text)
+    assert re.search(r"\| mini \| Mini Metro \(test fixture\) \| CC0-1.0 \| hand-made test fixture \| 12 \| 4 \| image \| [0-9a-f]{12} \|", text)
     assert 'load_dataset("org/mapkit-mini", revision="v1.0.0")' in text
     assert "arXiv:2505.18675" in text and "arXiv:2510.02240" in text  # ReasonMap and RewardMap
 
@@ -148,3 +148,17 @@ def test_mixed_licences_become_other_with_a_name(tmp_path):
     (out / "annotations" / "other.json").write_text(json.dumps(other))
     data = card_data(out).to_dict()
     assert data["license"] == "other" and data["license_name"].startswith("mixed")
+
+
+def test_card_can_be_written_inside_the_build_before_the_readme_exists(tmp_path):
+    """What the build does: everything written but README.md, then write_card(folder)."""
+    from huggingface_hub import DatasetCard
+
+    from mapkit.card import CARD_MARKER, write_card
+
+    out = make_dataset_folder(tmp_path / "out")
+    (out / "README.md").unlink()
+    path = write_card(out)
+    assert path == out / "README.md" and CARD_MARKER in path.read_text()
+    assert DatasetCard.load(path).data.to_dict()["configs"][0]["config_name"] == "default"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left behind
