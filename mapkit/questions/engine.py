@@ -2,8 +2,8 @@
 
 Per record type (in the spirit of CLEVR's question engine):
 
-1. enumerate every candidate parameter set (stations, lines) in sorted order and
-   shuffle it with a seeded ``random.Random``;
+1. draw candidate parameter sets (stations, lines) in a random order from a seeded
+   ``random.Random``: the whole space, shuffled, or a sample of it in big cities;
 2. run the type's query on each candidate, dropping degenerate and ambiguous ones
    (colliding display names, equal ways round a loop, uncertain station order, same
    origin and destination, no route);
@@ -40,6 +40,7 @@ PLUS_TYPES = TYPES[:5]
 # ReasonMap's planning questions; Counting3 has one question per map by nature.
 DEFAULT_COUNTS = {"TorF1": 35, "TorF2": 31, "Counting1": 35, "Counting2": 32, "Counting3": 1, "planning": 34}
 LETTERS = "ABCD"
+SCAN_LIMIT = 20_000  # candidates looked at per type and city, at most (big cities have ~80k pairs)
 COLUMNS = (
     "id", "split", "city", "country", "map_id", "figure", "annotation", "type", "template_id", "question",
     "options", "answer", "answer_text", "station_1", "station_2", "line", "difficulty_city",
@@ -125,25 +126,56 @@ class _City:
         name = self.annotation.line(lid).name
         return name if _LINE_WORD.search(name) else f"line {name}"
 
-    def candidates(self, op: str) -> list[dict[str, str]]:
-        """Every parameter set of a query over usable stations and lines, sorted; pairs unordered."""
-        st = self.stations
+    def candidates(self, op: str, rng: random.Random, limit: int = SCAN_LIMIT) -> Iterator[dict[str, str]]:
+        """Parameter sets of a query over usable stations and lines, in random order, each
+        unordered station pair once (its direction random). Spaces larger than ``limit``
+        are sampled (``limit`` draws without replacement) instead of enumerated."""
+        st, lines = self.stations, self.lines
+        n = len(st)
         if op in ("on_common_line", "plan_routes"):
-            return [{"station_1": a, "station_2": b} for i, a in enumerate(st) for b in st[i + 1:]]
-        if op == "on_line":
-            return [{"station": s, "line": lid} for s in st for lid in self.lines]
-        if op == "count_stops_between":
+            size = n * n  # ordered pairs: the index gives the direction
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                a, b = st[i // n], st[i % n]
+                return None if a == b else (frozenset((a, b)), {"station_1": a, "station_2": b})
+        elif op == "on_line":
+            size = n * len(lines)
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                s, lid = st[i // len(lines)], lines[i % len(lines)]
+                return (s, lid), {"station": s, "line": lid}
+        elif op == "count_stops_between":
             usable = set(st)
-            out = []
-            for lid in self.lines:
-                on = sorted(s for s in self.tm.stations_of(lid) if s in usable)
-                out.extend({"line": lid, "station_1": a, "station_2": b} for i, a in enumerate(on) for b in on[i + 1:])
-            return out
-        if op == "count_lines_through":
-            return [{"station": s} for s in st]
-        if op == "count_lines":
-            return [{}]
-        raise MapkitError(f"no candidate enumerator for query {op!r}")
+            ordered = [(lid, a, b) for lid in lines for on in [sorted(s for s in self.tm.stations_of(lid) if s in usable)]
+                       for a in on for b in on if a != b]
+            size = len(ordered)
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                lid, a, b = ordered[i]
+                return (lid, frozenset((a, b))), {"line": lid, "station_1": a, "station_2": b}
+        elif op == "count_lines_through":
+            size = n
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                return st[i], {"station": st[i]}
+        elif op == "count_lines":
+            size = 1
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                return (), {}
+        else:
+            raise MapkitError(f"no candidate enumerator for query {op!r}")
+        if size <= limit:
+            order = list(range(size))
+            rng.shuffle(order)
+        else:
+            order = rng.sample(range(size), limit)
+        seen: set[Any] = set()
+        for i in order:
+            found = decode(i)
+            if found is not None and found[0] not in seen:
+                seen.add(found[0])
+                yield found[1]
 
 
 def _norm(name: str) -> str:
@@ -204,8 +236,7 @@ def generate(
 def _sample(city: _City, record_type: str, op: str, n: int, rng: random.Random, report: GenerationReport) -> list[Candidate]:
     primary, mode, known, secondary = _BALANCE[record_type]
     query = QUERIES[op]
-    pool = city.candidates(op)
-    rng.shuffle(pool)
+    pool = city.candidates(op, rng)
     seconds = LABELS if secondary else (None,)
     cells = [(p, q) for p in known for q in seconds] if known else None
     per_primary = -(-n // len(known)) if known and mode == "equal" else n
@@ -217,8 +248,6 @@ def _sample(city: _City, record_type: str, op: str, n: int, rng: random.Random, 
 
     def queue() -> Iterator[dict[str, str]]:
         for params in pool:
-            if "station_2" in params and rng.random() < 0.5:  # ask both directions equally often
-                params = {**params, "station_1": params["station_2"], "station_2": params["station_1"]}
             if hint is not None and len(collected[None, hint(city, params)]) >= share:
                 deferred.append(params)  # its cell looks full: run it only if spares are needed
                 continue
