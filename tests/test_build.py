@@ -225,6 +225,20 @@ def test_cli_build_errors(run_cli, mini_dir, tmp_path, args, code, message):
     assert not (tmp_path / "ds").exists()
 
 
+def test_city_with_coordinates_but_no_image_gets_a_rendered_map(run_cli, tmp_path):
+    code, out, err = run_cli("build", "--city", "mini", "--annotations", MINI.parent, "--out", tmp_path / "ds",
+                             "--types", "Counting3")
+    assert code == 0, err
+    assert "maps: rendered" in out
+    manifest = validate_folder(tmp_path / "ds")
+    assert manifest["cities"]["mini"]["map_source"] == "rendered"
+    with Image.open(tmp_path / "ds" / "maps" / "mini.png") as im:
+        assert im.format == "PNG" and im.width == 4000
+    geometry = json.loads((tmp_path / "ds" / "maps" / "mini.geometry.json").read_text())
+    assert geometry
+    assert (tmp_path / "ds" / "maps" / "mini.png").stat().st_mode & 0o044  # readable beyond the owner
+
+
 def test_city_without_image_or_coordinates_is_an_error_naming_the_fix(run_cli, tmp_path):
     data = json.loads(MINI.read_text())
     for st in data["stations"].values():

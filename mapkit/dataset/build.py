@@ -13,6 +13,7 @@ Example::
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -78,9 +79,11 @@ def _renderer(annotation: Annotation) -> Callable[[Path], None]:
             raise DatasetError(f"{annotation.city}: has no map image and rendering is not available ({e}); "
                                "add an `image` block to the annotation or build with --no-images") from None
         try:
-            render_map(annotation).save(target)  # also writes <stem>.geometry.json beside it
+            written = render_map(annotation).save(target)  # also writes <stem>.geometry.json beside it
         except MapkitError as e:
             raise DatasetError(f"{annotation.city}: cannot render the map: {e}") from None
+        for path in written:  # the renderer's temp files are private (0600); dataset files are not
+            os.chmod(path, 0o644)
     return render
 
 
