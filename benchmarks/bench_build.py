@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mapkit.dataset import build_dataset, resolve_counts  # noqa: E402
-from mapkit.importers.reasonmap import import_reasonmap  # noqa: E402
+from mapkit.dataset import build_dataset, resolve_counts
+from mapkit.importers.reasonmap import import_reasonmap
 
 
 def run(label: str, paths: list[Path], out: Path, **kwargs) -> None:

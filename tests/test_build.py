@@ -248,7 +248,7 @@ def test_city_without_image_or_coordinates_is_an_error_naming_the_fix(run_cli, t
     (folder / "bare.json").write_text(json.dumps({**data, "city": "bare"}))
     code, _, err = run_cli("build", "--city", "bare", "--annotations", folder, "--out", tmp_path / "ds")
     assert code == 1 and "no map for bare" in err and "--skip-missing-images" in err and "--no-images" in err
-    code, out, err = run_cli("build", "--city", "bare", "--annotations", folder, "--out", tmp_path / "ds", "--no-images")
+    code, _, err = run_cli("build", "--city", "bare", "--annotations", folder, "--out", tmp_path / "ds", "--no-images")
     assert code == 0, err
     assert {r["figure"] for rs in read_dataset(tmp_path / "ds").values() for r in rs} == {""}
     assert list((tmp_path / "ds" / "maps").iterdir()) == []
@@ -259,6 +259,7 @@ def test_city_without_image_or_coordinates_is_an_error_naming_the_fix(run_cli, t
 @pytest.fixture(scope="module")
 def reasonmap_annotations(tmp_path_factory):
     from conftest import _need_shared
+
     from mapkit.importers.reasonmap import import_reasonmap
 
     shared = _need_shared()
@@ -269,11 +270,11 @@ def reasonmap_annotations(tmp_path_factory):
 
 
 def test_all_30_cities_build_with_their_real_images(run_cli, reasonmap_annotations, tmp_path):
-    code, out, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all")
+    code, _, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all")
     assert code == 1 and "no map for auckland, beijing" in err
 
-    code, out, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all",
-                             "--skip-missing-images")
+    code, _, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all",
+                           "--skip-missing-images")
     assert code == 0, err
     assert "left out 13 cities" in err and "shanghai" in err
     manifest = validate_folder(tmp_path / "all")
@@ -285,8 +286,8 @@ def test_all_30_cities_build_with_their_real_images(run_cli, reasonmap_annotatio
 
 
 def test_all_30_cities_text_only_are_balanced_and_rederive(run_cli, reasonmap_annotations, tmp_path):
-    code, out, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "text",
-                             "--no-images", "--split-by", "city")
+    code, _, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "text",
+                           "--no-images", "--split-by", "city")
     assert code == 0, err
     rows = check_folder(tmp_path / "text")
     assert len({r["city"] for r in rows}) == 30 and {r["figure"] for r in rows} == {""}

@@ -13,9 +13,7 @@ import pytest
 from PIL import Image
 
 import mapkit.dataset.folder as folder_mod
-from mapkit.annotation import load
-from mapkit.dataset import (assign_splits, build_dataset, check_split_leaks, read_dataset, record_problems,
-                            validate_folder, validate_records)
+from mapkit.dataset import assign_splits, build_dataset, check_split_leaks, read_dataset, record_problems, validate_folder, validate_records
 from mapkit.errors import DatasetError
 from mapkit.graph import TransitMap
 from mapkit.questions import generate, load_templates

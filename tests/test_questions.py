@@ -7,6 +7,7 @@ import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from mapkit.annotation import load, loads
@@ -14,8 +15,16 @@ from mapkit.dataset import record_problems
 from mapkit.difficulty import question_difficulty
 from mapkit.errors import TemplateError
 from mapkit.graph import TransitMap
-from mapkit.questions import (DEFAULT_COUNTS, GenerationReport, counting_options, execute, generate,
-                              load_templates, route_text, templates_dir)
+from mapkit.questions import (
+    DEFAULT_COUNTS,
+    GenerationReport,
+    counting_options,
+    execute,
+    generate,
+    load_templates,
+    route_text,
+    templates_dir,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,22 +142,25 @@ def test_station_and_line_columns_are_display_names(mini):
 def test_difficulty_follows_the_threshold_table(mini):
     tm, records = mini
     for r in records:
-        args = json.loads(r["program"])["args"]
-        measure = {
-            "Counting1": lambda: json.loads(r["program"])["result"],
-            "Counting2": lambda: r["answer"],
-            "Counting3": lambda: r["answer"],
-            "planning": lambda: r["question_transfer_count"],
-            "TorF2": lambda: len(tm.stations_of(args["line"])),
-            "TorF1": lambda: __import__("networkx").shortest_path_length(tm.station_graph, args["station_1"], args["station_2"]),
-        }[r["type"]]()
+        program = json.loads(r["program"])
+        args, t = program["args"], r["type"]
+        if t == "Counting1":
+            measure = program["result"]
+        elif t in ("Counting2", "Counting3"):
+            measure = r["answer"]
+        elif t == "planning":
+            measure = r["question_transfer_count"]
+        elif t == "TorF2":
+            measure = len(tm.stations_of(args["line"]))
+        else:
+            measure = nx.shortest_path_length(tm.station_graph, args["station_1"], args["station_2"])
         assert r["difficulty_question"] == question_difficulty(r["type"], measure)
         assert r["difficulty_city"] == "easy" and r["city_line_count"] == 4 and r["city_transfer_count"] == 4
 
 
 def test_counting_options_are_four_distinct_near_misses():
     rng = random.Random(0)
-    for correct in range(0, 40):
+    for correct in range(40):
         for letter in range(4):
             options = counting_options(correct, letter, rng, other_way=correct + 9 if correct % 2 else None)
             assert len(set(options)) == 4 and min(options) >= 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -12,18 +11,18 @@ from mapkit.cli._app import app, err, out, warn
 
 @app.command()
 def build(
-    city: Optional[str] = typer.Option(None, "--city", help="City to build: reads ANNOTATIONS/CITY.json."),
+    city: str | None = typer.Option(None, "--city", help="City to build: reads ANNOTATIONS/CITY.json."),
     all_cities: bool = typer.Option(False, "--all", help="Build every annotation in the folder into one dataset."),
     annotations: Path = typer.Option(Path("annotations"), "--annotations", help="Folder of native annotations."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Dataset folder to write [default: out/CITY, or out/all with --all]."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Dataset folder to write [default: out/CITY, or out/all with --all]."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice: the same inputs and seed give the same files."),
-    per_type: Optional[int] = typer.Option(None, "--per-type", min=1, help="Questions per type and city instead of the ReasonMap-Plus defaults (Counting3 stays one per map)."),
-    types: Optional[List[str]] = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning."),
+    per_type: int | None = typer.Option(None, "--per-type", min=1, help="Questions per type and city instead of the ReasonMap-Plus defaults (Counting3 stays one per map)."),
+    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning."),
     split_by: str = typer.Option("question", "--split-by", help="question: stratified 80/20 by type and difficulty; city: hold out whole cities."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.95, help="Share of questions (or cities) in the test split."),
     skip_missing_images: bool = typer.Option(False, "--skip-missing-images", help="Leave out, with a warning, cities with neither a map image nor coordinates."),
     no_images: bool = typer.Option(False, "--no-images", help="Text-only dataset (ReasonMap's text-only baseline): no maps, empty `figure`."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Template folder [default: $MAPKIT_TEMPLATES or templates/]."),
+    templates: Path | None = typer.Option(None, "--templates", help="Template folder [default: $MAPKIT_TEMPLATES or templates/]."),
 ) -> None:
     """Generate questions from annotations and write a dataset folder.
 

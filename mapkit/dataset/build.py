@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from mapkit.annotation import Annotation, load
 from mapkit.dataset.folder import MapFile, counts, write_dataset

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mapkit.dataset.splits import LABELS
 
@@ -28,13 +29,13 @@ def card_text(manifest: Mapping[str, Any], title: str | None = None) -> str:
         "",
         f"# {title}",
         "",
-        "Visual questions about transit maps in the ReasonMap-Plus format (TorF1, TorF2, Counting1-3) plus "
-        "ReasonMap route planning, generated from annotations by "
-        f"mapkit {manifest['mapkit_version']} with seed {manifest['seed']}.",
+        ("Visual questions about transit maps in the ReasonMap-Plus format (TorF1, TorF2, Counting1-3) plus "
+         "ReasonMap route planning, generated from annotations by "
+         f"mapkit {manifest['mapkit_version']} with seed {manifest['seed']}."),
         "Every answer comes from a graph query kept in the `program` column.",
         "",
-        f"Cities: {', '.join(cities)}. Map images are in `maps/` (column `figure`), the annotations used in "
-        "`annotations/` (column `annotation`); `manifest.json` records input hashes and counts.",
+        (f"Cities: {', '.join(cities)}. Map images are in `maps/` (column `figure`), the annotations used in "
+         "`annotations/` (column `annotation`); `manifest.json` records input hashes and counts."),
         "",
         "```python",
         "from datasets import load_dataset",

@@ -19,16 +19,17 @@ import json
 import os
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import mapkit
-from mapkit.images import sha256_file
 from mapkit.dataset.card import card_text
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
 from mapkit.errors import DatasetError
+from mapkit.images import sha256_file
 
 FORMAT_VERSION = 1
 SPLIT_ORDER = ("train", "validation", "test")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from mapkit.errors import DatasetError
 
@@ -105,7 +106,7 @@ def _split_by_city(records: list[dict[str, Any]], rng: random.Random, test_fract
     if test_fraction > 0 and not test:
         test.add(rng.choice(sorted(level)))
     if len(test) == len(level):
-        test.discard(sorted(test)[0])
+        test.discard(min(test))
     for r in records:
         r["split"] = "test" if r["city"] in test else "train"
 

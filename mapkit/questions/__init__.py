@@ -8,20 +8,25 @@ Example::
     >>> from mapkit.questions import generate
     >>> records = generate(TransitMap.from_annotation(load("annotations/tokyo.json")), seed=0)  # doctest: +SKIP
 """
-from mapkit.questions.engine import (
-    COLUMNS,
-    DEFAULT_COUNTS,
-    PLUS_TYPES,
-    TYPES,
-    GenerationReport,
-    counting_options,
-    generate,
-    route_text,
-)
+from mapkit.questions.engine import COLUMNS, DEFAULT_COUNTS, PLUS_TYPES, TYPES, GenerationReport, generate
+from mapkit.questions.records import counting_options, route_text
 from mapkit.questions.queries import QUERIES, TYPE_QUERY, execute
 from mapkit.questions.templates import Template, TemplateSet, load_templates, templates_dir
 
 __all__ = [
-    "COLUMNS", "DEFAULT_COUNTS", "PLUS_TYPES", "TYPES", "GenerationReport", "QUERIES", "TYPE_QUERY", "Template",
-    "TemplateSet", "counting_options", "execute", "generate", "load_templates", "route_text", "templates_dir",
+    "COLUMNS",
+    "DEFAULT_COUNTS",
+    "PLUS_TYPES",
+    "QUERIES",
+    "TYPES",
+    "TYPE_QUERY",
+    "GenerationReport",
+    "Template",
+    "TemplateSet",
+    "counting_options",
+    "execute",
+    "generate",
+    "load_templates",
+    "route_text",
+    "templates_dir",
 ]

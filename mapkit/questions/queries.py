@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from mapkit.errors import AmbiguousQueryError, TemplateError, UncertainTopologyError
 from mapkit.graph import Route, TransitMap
@@ -57,7 +58,7 @@ def _plan_routes(tm: TransitMap, station_1: str, station_2: str) -> list[Route]:
     return kept
 
 
-_SHARED: "weakref.WeakKeyDictionary[TransitMap, frozenset[str]]" = weakref.WeakKeyDictionary()
+_SHARED: weakref.WeakKeyDictionary[TransitMap, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def _norm(name: str) -> str:

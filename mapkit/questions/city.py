@@ -1,0 +1,127 @@
+"""One map prepared for question sampling: usable stations and lines, labels, caches."""
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+
+from mapkit.difficulty import map_difficulty
+from mapkit.errors import MapkitError
+from mapkit.graph import TransitMap
+
+SCAN_LIMIT = 20_000  # candidates looked at per type and city, at most (big cities have ~80k pairs)
+_LINE_WORD = re.compile(r"line|线|線|ライン|linie|ligne|linea|línea|linha", re.IGNORECASE)
+
+
+@dataclass
+class Candidate:
+    params: dict[str, str]
+    raw: Any  # what the query returned
+    result: Any  # its JSON form, kept in the program
+    measure: float | None = None
+    difficulty: str | None = None
+
+
+class City:
+    """One map prepared for sampling: usable stations and lines, labels, caches."""
+
+    def __init__(self, tm: TransitMap):
+        self.tm = tm
+        a = tm.annotation
+        self.annotation = a
+        names = Counter(_norm(s.name) for s in a.stations.values())
+        served = [sid for sid in sorted(a.stations) if tm.lines_through(sid)]
+        # Stations whose display names collide cannot be named unambiguously: never asked.
+        self.stations = [sid for sid in served if names[_norm(a.stations[sid].name)] == 1]
+        self.collided = len(served) - len(self.stations)
+        line_names = Counter(_norm(line.name) for line in a.lines)
+        self.lines = sorted(line.id for line in a.lines if line_names[_norm(line.name)] == 1)
+        stats = tm.stats()
+        self.line_count, self.transfer_count = stats.line_count, stats.transfer_count
+        self.difficulty = map_difficulty(stats.line_count, stats.transfer_count)
+        self._bfs: dict[str, dict[str, int]] = {}
+
+    def hops(self, a: str, b: str) -> float:
+        if a not in self._bfs:
+            self._bfs[a] = nx.single_source_shortest_path_length(self.tm.station_graph, a)
+        return self._bfs[a].get(b, float("inf"))
+
+    @cached_property
+    def _line_hops(self) -> dict[str, dict[str, int]]:
+        return dict(nx.all_pairs_shortest_path_length(self.tm.line_graph))
+
+    def min_line_hops(self, a: str, b: str) -> float:
+        """Fewest changes between a line through ``a`` and one through ``b`` (line graph)."""
+        d = self._line_hops
+        return min((d[x].get(y, float("inf")) for x in self.tm.lines_through(a) for y in self.tm.lines_through(b)),
+                   default=float("inf"))
+
+    @cached_property
+    def map_text(self) -> str:
+        name = re.sub(r"\s*\([^)]*\)\s*$", "", self.annotation.name).strip()
+        return name or self.annotation.city.replace("_", " ").title()
+
+    def line_text(self, lid: str) -> str:
+        name = self.annotation.line(lid).name
+        return name if _LINE_WORD.search(name) else f"line {name}"
+
+    def candidates(self, op: str, rng: random.Random, limit: int = SCAN_LIMIT) -> Iterator[dict[str, str]]:
+        """Parameter sets of a query over usable stations and lines, in random order, each
+        unordered station pair once (its direction random). Spaces larger than ``limit``
+        are sampled (``limit`` draws without replacement) instead of enumerated."""
+        st, lines = self.stations, self.lines
+        n = len(st)
+        if op in ("on_common_line", "plan_routes"):
+            size = n * n  # ordered pairs: the index gives the direction
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                a, b = st[i // n], st[i % n]
+                return None if a == b else (frozenset((a, b)), {"station_1": a, "station_2": b})
+        elif op == "on_line":
+            size = n * len(lines)
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                s, lid = st[i // len(lines)], lines[i % len(lines)]
+                return (s, lid), {"station": s, "line": lid}
+        elif op == "count_stops_between":
+            usable = set(st)
+            ordered = [(lid, a, b) for lid in lines for on in [sorted(s for s in self.tm.stations_of(lid) if s in usable)]
+                       for a in on for b in on if a != b]
+            size = len(ordered)
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                lid, a, b = ordered[i]
+                return (lid, frozenset((a, b))), {"line": lid, "station_1": a, "station_2": b}
+        elif op == "count_lines_through":
+            size = n
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                return st[i], {"station": st[i]}
+        elif op == "count_lines":
+            size = 1
+
+            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
+                return (), {}
+        else:
+            raise MapkitError(f"no candidate enumerator for query {op!r}")
+        if size <= limit:
+            order = list(range(size))
+            rng.shuffle(order)
+        else:
+            order = rng.sample(range(size), limit)
+        seen: set[Any] = set()
+        for i in order:
+            found = decode(i)
+            if found is not None and found[0] not in seen:
+                seen.add(found[0])
+                yield found[1]
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.split()).casefold()
