@@ -75,7 +75,7 @@ class GRPOConfig:
     # --- batch and rollout ---
     prompts_per_step: int | None = _f(None, "Prompts per optimizer step (paper 16; 4 with --model tiny).")
     num_generations: int = _f(4, "Sampled completions per prompt (the GRPO group).")
-    micro_batch_size: int | None = _f(None, "Sequences per forward/backward pass; gradients accumulate over the step (default 4; 16 with --model tiny).")
+    micro_batch_size: int | None = _f(None, "Sequences per forward/backward pass, dividing the step's prompts x generations; gradients accumulate over the step (default 4; 16 with --model tiny).")
     max_new_tokens: int | None = _f(None, "Longest completion in tokens (paper 2048; 24 with --model tiny).")
     max_prompt_length: int | None = _f(None, "Longest prompt in tokens after image expansion; longer prompts are skipped, never truncated (paper 20000).")
     max_pixels: int | None = _f(None, "Pixel budget a map is resized to before the processor (default 28*28*16384; 112*112 with --model tiny).")
@@ -143,7 +143,7 @@ class GRPOConfig:
             if getattr(self, name) < 1:
                 bad(f"--{_flag(name)} is {getattr(self, name)}: set it to 1 or more")
         sequences = self.prompts_per_step * self.num_generations
-        if sequences % self.micro_batch_size:
+        if self.micro_batch_size < sequences and sequences % self.micro_batch_size:
             divisors = [d for d in range(1, sequences + 1) if sequences % d == 0]
             bad(f"--micro-batch-size {self.micro_batch_size} does not divide the {sequences} sequences of a step "
                 f"(--prompts-per-step {self.prompts_per_step} x --num-generations {self.num_generations}); use one of {divisors}")

@@ -1,0 +1,248 @@
+"""Loading the policy: any local image-text-to-text model, or the tiny smoke model.
+
+``--model tiny`` builds a Qwen2.5-VL of ~200k parameters from the real transformers
+classes (config, model, processor with its image processor and chat template), with a
+byte-level BPE tokenizer trained on the fly: the production code path at a size a CPU
+runs in seconds, no download. Its outputs are noise; it exists to test the pipeline.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mapkit.errors import ConfigError
+
+log = logging.getLogger("mapkit.train")
+
+TINY = "tiny"
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                  "<|image_pad|>", "<|video_pad|>"]
+# Qwen2.5-VL's chat format (system turn, <|im_start|>role ... <|im_end|>, one image
+# placeholder per image part), written as a small Jinja template.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_CORPUS = [
+    "Answer yes or no. Put the final answer in \\boxed{}. The answer is \\boxed{yes}. \\boxed{no} \\boxed{A} \\boxed{B} "
+    "\\boxed{C} \\boxed{D} \\boxed{0} \\boxed{1} \\boxed{2} \\boxed{3} \\boxed{12}",
+    "Are the stations on the same line? Is the station on the line? How many lines pass through the station? "
+    "How many lines does the map have? How many stops are between the two stations on the line?",
+    "Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\nNumber of Via Stops: 1\nVia Stops: Bravo\n--\n",
+    "Please plan a route from the origin station to the destination station using the metro map. Line Station Loop",
+    "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 A B C D yes no",
+]
+TINY_VOCAB = 512
+
+
+@dataclass
+class Policy:
+    model: Any  # the trainable model (a PeftModel with --lora)
+    processor: Any
+    ref_model: Any | None  # frozen reference; None when beta = 0 or with LoRA (adapters disabled instead)
+    lora: bool
+    description: str
+
+    @contextmanager
+    def reference(self):
+        """``with policy.reference() as ref:`` ref is the reference policy (the model with
+        its adapters disabled under LoRA, else the frozen copy of the starting model)."""
+        if self.lora:
+            with self.model.disable_adapter():
+                yield self.model
+        else:
+            yield self.ref_model
+
+
+# --- the tiny smoke model ---------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _tiny_tokenizer_json() -> str:
+    """Train the byte-level BPE once per process (serialized, so callers get fresh copies)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=TINY_VOCAB, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(_CORPUS * 4, trainer)
+    return tok.to_str()
+
+
+def tiny_processor(min_pixels: int = 56 * 56, max_pixels: int = 112 * 112):
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast, Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_tiny_tokenizer_json()),
+                                        eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                        additional_special_tokens=SPECIAL_TOKENS[1:])
+    tokenizer.chat_template = CHAT_TEMPLATE
+    image_processor = Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
+    return Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                               video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
+
+
+def tiny_model(processor, seed: int = 0):
+    """A randomly initialised Qwen2.5-VL: 2 text layers of width 64, a 1-block vision tower."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    tok = processor.tokenizer
+    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    config = Qwen2_5_VLConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"]),
+        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=14,
+                           spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[0]),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    return model
+
+
+# --- loading ------------------------------------------------------------------------
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, name)
+
+
+def load_base(name: str, *, dtype: torch.dtype, seed: int, min_pixels: int, max_pixels: int):
+    """(model, processor) for ``tiny`` or a local folder in save_pretrained form."""
+    _quiet_transformers()
+    if name == TINY:
+        processor = tiny_processor(min_pixels, max_pixels)
+        return tiny_model(processor, seed).to(dtype), processor
+    path = Path(name)
+    if not path.is_dir():
+        raise ConfigError(f"--model {name}: no such folder; give a local model folder (save_pretrained form, e.g. a "
+                          f"downloaded Qwen2.5-VL-7B-Instruct) or `tiny` for the CPU smoke model")
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype, local_files_only=True)
+    except (OSError, ValueError, KeyError) as e:
+        raise ConfigError(f"--model {name}: cannot load an image-text-to-text model and processor from it ({e})") from None
+    set_pixel_budget(processor, min_pixels, max_pixels)
+    return model, processor
+
+
+def set_pixel_budget(processor, min_pixels: int, max_pixels: int) -> None:
+    """Tell a Qwen-style image processor the same budget the maps were resized to, so it
+    does not resize them a second time."""
+    ip = getattr(processor, "image_processor", None)
+    size = getattr(ip, "size", None)
+    if size is not None and "longest_edge" in size:
+        ip.size = type(size)(**{**dict(size), "shortest_edge": min_pixels, "longest_edge": max_pixels}) if not isinstance(size, dict) \
+            else {**size, "shortest_edge": min_pixels, "longest_edge": max_pixels}
+    for attr, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if hasattr(ip, attr):
+            setattr(ip, attr, value)
+
+
+def load_policy(cfg, device: torch.device, checkpoint: Path | None = None) -> Policy:
+    """The trainable policy, its processor and the reference model for the KL term.
+
+    The reference is always the starting model (``cfg.model``), also after a resume.
+    """
+    dtype = resolve_dtype(cfg.dtype, device)
+    model, processor = load_base(cfg.model, dtype=dtype, seed=cfg.seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+    ref = None
+    if cfg.beta > 0 and not cfg.lora:
+        ref = copy.deepcopy(model).eval().requires_grad_(False).to(device)
+    if checkpoint is not None and not cfg.lora:
+        from transformers import AutoModelForImageTextToText
+
+        model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=dtype, local_files_only=True)
+    if cfg.freeze_vision:
+        tower = vision_tower(model)
+        if tower is None:
+            raise ConfigError("--freeze-vision: could not find the vision tower (a module named visual, vision_tower or vision_model)")
+        tower.requires_grad_(False)
+    if cfg.gradient_checkpointing:
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable({"use_reentrant": False})
+        model.config.use_cache = False
+    if cfg.lora:
+        model = _with_lora(model, cfg, checkpoint)
+    model.to(device)
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    n_all = sum(p.numel() for p in model.parameters())
+    if cfg.model == TINY:
+        text = (f"SMOKE MODEL: --model tiny is a randomly initialised {n_all:,}-parameter Qwen2.5-VL with a tokenizer "
+                f"trained on the fly; it tests the pipeline and learns nothing useful")
+    else:
+        text = f"model {cfg.model}: {n_all:,} parameters, {n_train:,} trainable, {str(dtype).replace('torch.', '')} on {device}"
+    if dtype == torch.bfloat16 and not cfg.lora and cfg.lr < 1e-5:
+        log.warning("full fine-tuning in bfloat16 with --lr %g: updates smaller than ~0.4%% of a weight round away; "
+                    "use --lora or --dtype float32 if the loss does not move", cfg.lr)
+    return Policy(model=model, processor=processor, ref_model=ref, lora=cfg.lora, description=text)
+
+
+def _with_lora(model, cfg, checkpoint: Path | None):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if cfg.gradient_checkpointing:
+        model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
+    if checkpoint is not None:
+        return PeftModel.from_pretrained(model, checkpoint, is_trainable=True)
+    names = "|".join(n.strip() for n in cfg.lora_targets.split(",") if n.strip())
+    # adapters on the language model only: the vision tower's MLP uses the same module names
+    target = rf"^(?!.*(visual|vision_tower|vision_model)).*\.({names})$"
+    config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=target,
+                        task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def vision_tower(model):
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in ("visual", "vision_tower", "vision_model"):
+            return module
+    return None
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
+    """(model, processor) from ``RUN/checkpoint-<step>``, full weights or LoRA adapter."""
+    path = Path(path)
+    cfg_file = path / "train_config.json"
+    if not cfg_file.is_file():
+        raise ConfigError(f"{path}: not a mapkit checkpoint (no train_config.json)")
+    from mapkit.train.config import GRPOConfig
+
+    cfg = GRPOConfig(**json.loads(cfg_file.read_text()))
+    cfg.beta = 0.0  # no reference needed to use a checkpoint
+    policy = load_policy(cfg, torch.device(device), checkpoint=path)
+    return policy.model.eval(), policy.processor
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+

@@ -1,0 +1,314 @@
+"""Rollouts: records -> chat prompts with the map image -> sampled completions -> rewards.
+
+Maps are huge (ReasonMap averages ~5,800 x 5,400 px), so each map is resized to the
+pixel budget (--max-pixels / --min-pixels, sides multiples of the vision patch grid)
+before the processor sees it. A prompt's length is measured after the processor has
+expanded the image placeholder into its visual tokens; a prompt longer than
+--max-prompt-length is skipped with a warning, never truncated (a cut prompt would
+train the model on a question it was not asked).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from mapkit.errors import ConfigError, DatasetError, HubError, RewardError
+
+log = logging.getLogger("mapkit.train")
+
+REQUIRED_COLUMNS = ("id", "type", "question", "answer", "figure", "annotation", "difficulty_city")
+TOKEN_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")  # [1, L] per-token inputs
+REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
+
+
+# --- data -----------------------------------------------------------------------------
+
+@dataclass
+class TrainData:
+    root: Path  # the dataset folder (maps/ and annotations/ are relative to it)
+    records: list[dict]
+    source: str  # what --data said, for the logs
+
+
+def resolve_data(ref: str) -> Path:
+    """A dataset folder from a path, or REPO_ID[@REVISION] through the local Hub cache /
+    a download (``huggingface_hub.snapshot_download``)."""
+    if not ref:
+        raise ConfigError("--data is missing: give a dataset folder written by `mapkit build` or a Hub REPO_ID[@REVISION]")
+    path = Path(ref).expanduser()
+    if path.exists():
+        return path
+    if not REPO_ID.match(ref):
+        raise DatasetError(f"--data {ref}: no such dataset folder (and not a Hub REPO_ID[@REVISION])")
+    repo_id, _, revision = ref.partition("@")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub import errors as hf_errors
+
+    try:
+        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision or None))
+    except hf_errors.LocalEntryNotFoundError:
+        raise DatasetError(f"--data {ref}: not in the local Hugging Face cache and the Hub cannot be reached "
+                           f"(HF_HUB_OFFLINE set or no network); download it once online, or pass a dataset folder") from None
+    except hf_errors.RevisionNotFoundError:
+        raise DatasetError(f"--data {ref}: the dataset has no revision {revision!r}") from None
+    except hf_errors.RepositoryNotFoundError:
+        raise DatasetError(f"--data {ref}: no such dataset repository on the Hub (or it is private: log in first)") from None
+    except (hf_errors.HfHubHTTPError, OSError) as e:
+        raise HubError(f"--data {ref}: could not download the dataset ({e})") from None
+
+
+def load_data(ref: str, split: str = "train") -> TrainData:
+    root = resolve_data(ref)
+    files = sorted((root / "data").glob(f"{split}-*.parquet"))
+    if not files:
+        have = sorted({f.name.split("-")[0] for f in (root / "data").glob("*.parquet")})
+        raise DatasetError(f"{root}: no {split!r} split in data/ (found: {', '.join(have) or 'nothing'}); "
+                           f"is this a folder written by `mapkit build`?")
+    import pyarrow.parquet as pq
+
+    records: list[dict] = []
+    for f in files:
+        records.extend(pq.read_table(f).to_pylist())
+    missing = [c for c in REQUIRED_COLUMNS if records and c not in records[0]]
+    if missing:
+        raise DatasetError(f"{files[0]}: missing record column(s) {', '.join(missing)}; rebuild with `mapkit build`")
+    return TrainData(root=root, records=records, source=ref)
+
+
+# --- images ---------------------------------------------------------------------------
+
+def fit_to_budget(width: int, height: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 28 * 28 * 16384) -> tuple[int, int]:
+    """(width, height) with sides multiples of ``factor``, aspect kept, and
+    min_pixels <= width * height <= max_pixels.
+
+    >>> fit_to_budget(5800, 5400, max_pixels=112 * 112)
+    (112, 112)
+    """
+    w = max(factor, round(width / factor) * factor)
+    h = max(factor, round(height / factor) * factor)
+    if w * h > max_pixels:
+        beta = math.sqrt(width * height / max_pixels)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+    elif w * h < min_pixels:
+        beta = math.sqrt(min_pixels / (width * height))
+        w = math.ceil(width * beta / factor) * factor
+        h = math.ceil(height * beta / factor) * factor
+    return w, h
+
+
+@functools.lru_cache(maxsize=16)  # records share one map per city: decode each once
+def load_map(path: str, factor: int, min_pixels: int, max_pixels: int):
+    from PIL import Image
+
+    from mapkit.images import open_map
+
+    image = open_map(path)
+    size = fit_to_budget(*image.size, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+    return image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def patch_factor(processor) -> int:
+    ip = getattr(processor, "image_processor", None)
+    return int(getattr(ip, "patch_size", 14) or 14) * int(getattr(ip, "merge_size", 2) or 2)
+
+
+# --- prompts --------------------------------------------------------------------------
+
+def build_prompt(processor, record: dict, root: Path, cfg) -> dict[str, torch.Tensor]:
+    """Processor inputs (batch of one) for a record: the map image, then the question."""
+    content: list[dict[str, Any]] = []
+    images = None
+    if record.get("figure"):
+        path = root / record["figure"]
+        if not path.is_file():
+            raise DatasetError(f"record {record['id']}: map image {path} is missing")
+        images = [load_map(str(path), patch_factor(processor), cfg.min_pixels, cfg.max_pixels)]
+        content.append({"type": "image"})
+    content.append({"type": "text", "text": record["question"]})
+    text = processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
+    return dict(processor(text=[text], images=images, return_tensors="pt"))
+
+
+# --- rewards --------------------------------------------------------------------------
+
+# fn(completion, record, lines) -> {"reward", "correct", "detail", "format", "weight", "parsed"}
+RewardFn = Callable[[str, dict, Any], dict]
+PARTS = ("correct", "detail", "format", "weight")
+
+
+def paper_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail: bool = True) -> RewardFn:
+    """The RewardMap reward from ``mapkit.rewards`` with the run's switches."""
+    import inspect
+
+    rewards = _rewards_module()
+    params = inspect.signature(rewards.breakdown).parameters
+    if not detail and "detail" not in params:
+        raise ConfigError("--no-detail needs mapkit.rewards.breakdown(..., detail=False), which this version lacks")
+    extra = {} if detail else {"detail": False}
+
+    def fn(completion: str, record: dict, lines: Any) -> dict:
+        parts = rewards.breakdown(completion, record, lines, mode=mode, weighting=weighting, **extra)
+        get = parts.get if isinstance(parts, dict) else functools.partial(getattr, parts)
+        out = {k: float(get(k, 0.0) or 0.0) for k in PARTS}
+        total = get("reward", None)
+        if total is None:
+            total = get("total", None)
+        if total is None:
+            total = rewards.score(completion, record, lines, mode=mode, weighting=weighting, **extra)
+        out["reward"] = float(total)
+        out["parsed"] = get("parsed", None) if get("parsed", None) is not None else get("answer", None)
+        return out
+
+    return fn
+
+
+def _rewards_module():
+    try:
+        from mapkit import rewards
+    except ImportError as e:
+        raise RewardError(f"the RewardMap reward (mapkit.rewards) cannot be imported: {e}") from None
+    return rewards
+
+
+def lines_loader() -> Callable[[Path], Any]:
+    """Annotation file -> the city's lines, cached (one file per city)."""
+    rewards = _rewards_module()
+
+    for name in ("load_lines", "lines_from_annotation", "read_lines"):
+        if hasattr(rewards, name):
+            return getattr(rewards, name)
+    raise RewardError("mapkit.rewards has no annotation loader (expected load_lines)")
+
+
+# --- rollouts -------------------------------------------------------------------------
+
+@dataclass
+class Group:
+    """One prompt and its G sampled completions."""
+
+    record: dict
+    prompt: dict[str, torch.Tensor]  # processor output, batch of one
+    completions: list[torch.Tensor]  # G x [len_i] token ids, up to and including the end token
+    truncated: list[bool]  # hit max_new_tokens without an end token
+    texts: list[str]
+    rewards: list[dict] = field(default_factory=list)
+
+    @property
+    def prompt_length(self) -> int:
+        return int(self.prompt["input_ids"].shape[1])
+
+
+def end_ids(model, processor) -> tuple[list[int], int]:
+    tok = getattr(processor, "tokenizer", processor)
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tok.eos_token_id is not None:
+        ids.add(tok.eos_token_id)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else min(ids)
+    return sorted(ids), pad
+
+
+def placeholder_ids(model, processor) -> list[int]:
+    """Vision placeholder tokens a completion must never contain: one sampled by a
+    (random or confused) model would break the image-token count of the next forward."""
+    ids = set()
+    for source in (getattr(model, "config", None), processor, getattr(processor, "tokenizer", None)):
+        for name in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"):
+            value = getattr(source, name, None)
+            if isinstance(value, int):
+                ids.add(value)
+    return sorted(ids)
+
+
+@torch.no_grad()
+def sample(model, processor, prompt: dict, cfg, device) -> tuple[list[torch.Tensor], list[bool]]:
+    """G completions of one prompt, each cut after its first end token."""
+    from transformers import GenerationConfig
+
+    eos, pad = end_ids(model, processor)
+    # every sampling knob set here: a model's own generation_config (Qwen-Instruct ships
+    # top_k=1, repetition_penalty=1.05) would otherwise fill the gaps, and the loss
+    # assumes tokens were drawn from softmax(logits / temperature)
+    gen = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0, repetition_penalty=1.0,
+                           max_new_tokens=cfg.max_new_tokens, num_return_sequences=cfg.num_generations,
+                           eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None)
+    inputs = {k: v.to(device) for k, v in prompt.items()}
+    out = model.generate(**inputs, generation_config=gen)
+    rows = out[:, inputs["input_ids"].shape[1]:].cpu()  # [G, <= max_new_tokens]
+    completions, truncated = [], []
+    is_end = torch.isin(rows, torch.tensor(eos))
+    for row, ends in zip(rows, is_end):
+        hits = ends.nonzero()
+        if len(hits):
+            completions.append(row[: int(hits[0]) + 1])
+            truncated.append(False)
+        else:
+            completions.append(row)
+            truncated.append(True)
+    return completions, truncated
+
+
+def rollout(model, processor, records: list[dict], root: Path, cfg, device, reward_fn: RewardFn,
+            lines_for: Callable[[dict], Any]) -> tuple[list[Group], list[dict]]:
+    """Groups for the records that fit, and the skipped ones ({id, prompt_tokens})."""
+    groups, skipped = [], []
+    was_training = model.training
+    model.eval()
+    try:
+        for record in records:
+            prompt = build_prompt(processor, record, root, cfg)
+            length = int(prompt["input_ids"].shape[1])
+            if length > cfg.max_prompt_length:
+                log.warning("skipping record %s: its prompt is %d tokens after image expansion, over --max-prompt-length %d "
+                            "(raise it, or lower --max-pixels)", record["id"], length, cfg.max_prompt_length)
+                skipped.append({"id": record["id"], "prompt_tokens": length})
+                continue
+            completions, truncated = sample(model, processor, prompt, cfg, device)
+            texts = processor.batch_decode(completions, skip_special_tokens=True)
+            group = Group(record, prompt, completions, truncated, texts)
+            lines = lines_for(record)
+            group.rewards = [reward_fn(text, record, lines) for text in texts]
+            groups.append(group)
+    finally:
+        model.train(was_training)
+    return groups, skipped
+
+
+def collate(items: list[tuple[dict, torch.Tensor]], pad_id: int, device) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """(prompt inputs, completion ids) pairs -> model inputs for prompt + completion.
+
+    Prompts are left-padded and completions right-padded, so every completion starts at
+    the same column and the last T + 1 logits cover them. Returns (inputs,
+    completion_ids [n, T], completion_mask [n, T]).
+    """
+    P = max(p["input_ids"].shape[1] for p, _ in items)
+    T = max(len(c) for _, c in items)
+    n = len(items)
+    ids = torch.full((n, P + T), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, P + T), dtype=torch.long)
+    extra_token = {k: torch.zeros((n, P + T), dtype=items[0][0][k].dtype) for k in TOKEN_KEYS[2:] if k in items[0][0]}
+    completion_ids = torch.full((n, T), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, T), dtype=torch.float32)
+    for i, (prompt, completion) in enumerate(items):
+        p, c = prompt["input_ids"].shape[1], len(completion)
+        ids[i, P - p:P] = prompt["input_ids"][0]
+        attention[i, P - p:P] = prompt["attention_mask"][0]
+        for k, v in extra_token.items():
+            v[i, P - p:P] = prompt[k][0]
+        ids[i, P:P + c] = completion
+        attention[i, P:P + c] = 1
+        completion_ids[i, :c] = completion
+        mask[i, :c] = 1
+    inputs: dict[str, torch.Tensor] = {"input_ids": ids, "attention_mask": attention, **extra_token}
+    for key in items[0][0]:
+        if key not in TOKEN_KEYS:  # pixel_values [patches, d], image_grid_thw [images, 3]: one block per sequence
+            inputs[key] = torch.cat([prompt[key] for prompt, _ in items], dim=0)
+    return {k: v.to(device) for k, v in inputs.items()}, completion_ids.to(device), mask.to(device)

@@ -1,0 +1,173 @@
+"""The training loop end to end on CPU with the tiny model: metrics, checkpoints, resume,
+learning. Toy rewards keep these tests independent of mapkit.rewards."""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import torch
+
+from mapkit.errors import ConfigError
+from mapkit.train import checkpoint as ckpt
+from mapkit.train.models import load_checkpoint, tiny_model, tiny_processor
+from mapkit.train.trainer import train
+from test_train_support import dataset, no_lines, record_types, tiny_config, toy_reward, write_dataset  # noqa: F401
+
+pytestmark = pytest.mark.train
+
+
+def rows(run: Path, name: str = "metrics.jsonl") -> list[dict]:
+    return [json.loads(line) for line in (run / name).read_text().splitlines()]
+
+
+def run(cfg, **kw):
+    return train(cfg, reward_fn=kw.pop("reward_fn", toy_reward), lines_for=no_lines, **kw)
+
+
+def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
+    cfg = tiny_config(tmp_path, dataset, stages="all", stage_steps=2, save_every=3, beta=0.01)
+    result = run(cfg)
+    out = Path(cfg.out)
+    metrics = rows(out)
+    assert [m["step"] for m in metrics] == list(range(1, 9))
+    assert [m["stage"] for m in metrics] == ["torf"] * 2 + ["counting23"] * 2 + ["counting1"] * 2 + ["planning"] * 2
+    kinds = {"torf": ("TorF1", "TorF2"), "counting23": ("Counting2", "Counting3"), "counting1": ("Counting1",), "planning": ("planning",)}
+    types = record_types(dataset)
+    for m in metrics:
+        assert len(m["record_ids"]) == 2 and all(types[i] in kinds[m["stage"]] for i in m["record_ids"])
+        assert m["world_size"] == 1 and m["sequences"] == 4
+        for key in ("reward_mean", "reward_std", "correct_mean", "detail_mean", "format_mean", "weight_mean", "frac_zero_std",
+                    "kl", "entropy", "completion_len_mean", "clip_frac", "tokens_per_s", "seconds", "loss", "grad_norm"):
+            assert m[key] is not None, key
+        assert any(k.startswith("accuracy/") for k in m)
+    all_ids = [i for m in metrics for i in m["record_ids"]]
+    assert len(all_ids) == len(set(all_ids))  # no record twice
+    assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # policy == reference before the first update
+    completions = rows(out, "completions.jsonl")
+    assert len(completions) == 2 * 8 and {"completion", "reward", "record_id"} <= set(completions[0])
+    assert [n for n, _ in ckpt.checkpoints(out)] == [3, 6, 8] and result.last_checkpoint == out / "checkpoint-8"
+    # the checkpoint loads back, and training moved the weights away from the initial model
+    model, processor = load_checkpoint(out / "checkpoint-8")
+    start = tiny_model(tiny_processor(), seed=cfg.seed)
+    assert not torch.equal(model.lm_head.weight, start.lm_head.weight)
+    from transformers import AutoModelForImageTextToText
+
+    plain = AutoModelForImageTextToText.from_pretrained(out / "checkpoint-8")  # plain save_pretrained form
+    assert torch.equal(plain.lm_head.weight, model.lm_head.weight)
+    assert "SMOKE MODEL" in result.description
+
+
+def test_one_step_changes_trainable_parameters_only(tmp_path, dataset):
+    cfg = tiny_config(tmp_path, dataset, max_steps=1, freeze_vision=True, beta=0.0)
+    run(cfg)
+    model, _ = load_checkpoint(Path(cfg.out) / "checkpoint-1")
+    start = tiny_model(tiny_processor(), seed=cfg.seed)
+    after, before = dict(model.named_parameters()), dict(start.named_parameters())
+    changed = {n for n in after if not torch.equal(after[n], before[n])}
+    assert changed and not any("visual" in n for n in changed)
+    assert "lm_head.weight" in changed
+
+
+def test_skip_zero_std_drops_groups_that_are_all_right(tmp_path, dataset):
+    def always_right(completion, record, lines):  # reward varies, correctness does not
+        return dict(toy_reward(completion, record, lines), correct=1.0)
+
+    cfg = tiny_config(tmp_path, dataset, max_steps=1, skip_zero_std=True, beta=0.0, entropy_coef=0.0)
+    run(cfg, reward_fn=always_right)
+    (m,) = rows(Path(cfg.out))
+    assert m["frac_zero_std"] == 1.0 and m["loss"] == 0.0
+    model, _ = load_checkpoint(Path(cfg.out) / "checkpoint-1")
+    assert torch.equal(model.lm_head.weight, tiny_model(tiny_processor(), seed=cfg.seed).lm_head.weight)  # nothing learned
+    # without the switch the same groups do train
+    cfg2 = tiny_config(tmp_path, dataset, out=str(tmp_path / "run2"), max_steps=1, beta=0.0, entropy_coef=0.0)
+    run(cfg2, reward_fn=always_right)
+    model2, _ = load_checkpoint(Path(cfg2.out) / "checkpoint-1")
+    assert not torch.equal(model2.lm_head.weight, model.lm_head.weight)
+
+
+def test_resume_sees_exactly_what_an_uninterrupted_run_sees(tmp_path, dataset):
+    settings = dict(stages="all", stage_steps=0, save_every=2, beta=0.01, updates_per_batch=2, seed=3)
+    straight = tiny_config(tmp_path, dataset, out=str(tmp_path / "straight"), max_steps=6, **settings)
+    run(straight)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_5(row):  # dies after logging step 5, before any checkpoint-5 exists
+        if row["step"] == 5:
+            raise Killed
+
+    broken = tiny_config(tmp_path, dataset, out=str(tmp_path / "broken"), max_steps=6, **settings)
+    with pytest.raises(Killed):
+        run(broken, progress=kill_at_5)
+    assert [n for n, _ in ckpt.checkpoints(Path(broken.out))] == [2, 4]
+    assert [m["step"] for m in rows(Path(broken.out))] == [1, 2, 3, 4, 5]
+    resumed = tiny_config(tmp_path, dataset, out=str(tmp_path / "broken"), max_steps=6, resume=True, **settings)
+    result = run(resumed)
+    assert result.steps == 6
+    a, b = rows(Path(straight.out)), rows(Path(broken.out))
+    assert [m["step"] for m in b] == [1, 2, 3, 4, 5, 6]  # step 5 logged once, not twice
+    assert [m["record_ids"] for m in a] == [m["record_ids"] for m in b]
+    # RNG, optimizer and scheduler states came back too: the same samples and the same losses
+    assert [m["reward_mean"] for m in a] == pytest.approx([m["reward_mean"] for m in b])
+    assert [m["loss"] for m in a] == pytest.approx([m["loss"] for m in b], abs=1e-6)
+    wa = load_checkpoint(Path(straight.out) / "checkpoint-6")[0].state_dict()
+    wb = load_checkpoint(Path(broken.out) / "checkpoint-6")[0].state_dict()
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_kill_mid_save_leaves_the_last_good_checkpoint(tmp_path, dataset, monkeypatch):
+    cfg = tiny_config(tmp_path, dataset, max_steps=4, save_every=2, beta=0.0)
+    real_save = torch.save
+
+    def dying_save(obj, path, *a, **k):
+        if "checkpoint-4" in str(path):
+            raise KeyboardInterrupt  # the kill arrives while checkpoint-4 is half written
+        return real_save(obj, path, *a, **k)
+
+    monkeypatch.setattr(ckpt.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg)
+    monkeypatch.setattr(ckpt.torch, "save", real_save)
+    out = Path(cfg.out)
+    assert ckpt.latest(out) == out / "checkpoint-2" and not (out / "checkpoint-4").exists()
+    result = run(tiny_config(tmp_path, dataset, max_steps=4, save_every=2, beta=0.0, resume=True))
+    assert result.last_checkpoint == out / "checkpoint-4"
+    assert [m["step"] for m in rows(out)] == [1, 2, 3, 4]
+
+
+def test_refuses_to_overwrite_or_to_resume_with_another_order(tmp_path, dataset):
+    cfg = tiny_config(tmp_path, dataset, max_steps=1)
+    run(cfg)
+    with pytest.raises(ConfigError, match="already holds a run; pass --resume"):
+        run(cfg)
+    with pytest.raises(ConfigError, match=r"--seed 1 \(was 0\)"):
+        run(tiny_config(tmp_path, dataset, max_steps=2, resume=True, seed=1))
+    with pytest.raises(ConfigError, match="no complete checkpoint"):
+        run(tiny_config(tmp_path, dataset, out=str(tmp_path / "empty"), resume=True))
+
+
+def test_lora_run_saves_an_adapter_that_loads_back(tmp_path, dataset):
+    cfg = tiny_config(tmp_path, dataset, max_steps=2, lora=True, lora_r=4, lora_alpha=8, beta=0.01)
+    run(cfg)
+    folder = Path(cfg.out) / "checkpoint-2"
+    assert (folder / "adapter_config.json").is_file() and not (folder / "model.safetensors").exists()
+    model, _ = load_checkpoint(folder)
+    assert any("lora_" in n for n, _ in model.named_parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tiny_model_learns_a_dense_reward(tmp_path, seed):
+    """Reward = share of digits in the completion: reachable from the start, dense.
+    Over 24 steps the mean reward must rise (trend, not time)."""
+    data = write_dataset(tmp_path / "data", per_type=8)  # 48 records, 2 per step
+    cfg = tiny_config(tmp_path, data, curriculum="shuffled", stage_steps=0, prompts_per_step=2, num_generations=4,
+                      micro_batch_size=8, max_new_tokens=12, lr=5e-3, beta=0.0, entropy_coef=0.0, seed=seed)
+    seen: list[float] = []
+    run(cfg, progress=lambda row: seen.append(row["reward_mean"]))
+    assert len(seen) == 24
+    first, last = statistics.fmean(seen[:6]), statistics.fmean(seen[-6:])
+    assert last > first + 0.05 and last > 1.5 * first, (first, last)
