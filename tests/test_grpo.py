@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from mapkit.train.grpo import constant_groups, grpo_loss, group_advantages, k3_kl, token_mean
+from mapkit.train.grpo import constant_groups, group_advantages, grpo_loss, k3_kl, token_mean
 
 pytestmark = pytest.mark.train
 

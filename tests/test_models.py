@@ -1,9 +1,8 @@
 """The tiny smoke model, LoRA, the frozen vision tower and the reference policy."""
 from __future__ import annotations
 
-import os
-
 import pytest
+import test_train_support  # noqa: F401  (HF offline, one torch thread for the tiny model)
 import torch
 from PIL import Image
 
@@ -11,7 +10,6 @@ from mapkit.train.config import GRPOConfig
 from mapkit.train.models import load_policy, tiny_model, tiny_processor, vision_tower
 from mapkit.train.rollout import build_prompt
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytestmark = pytest.mark.train
 CPU = torch.device("cpu")
 

@@ -5,11 +5,16 @@ import json
 from pathlib import Path
 
 import pytest
+from test_train_support import built_mini, no_lines, toy_reward
 
 from mapkit.train import trainer
-from test_train_support import dataset, no_lines, toy_reward  # noqa: F401
 
 pytestmark = pytest.mark.train
+
+
+@pytest.fixture
+def dataset(tmp_path_factory) -> Path:
+    return built_mini(tmp_path_factory)
 
 
 @pytest.fixture

@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train_support import built_mini, no_lines, record_types, tiny_config, toy_reward, write_dataset
 
 from mapkit.errors import ConfigError
 from mapkit.train import checkpoint as ckpt
 from mapkit.train.models import load_checkpoint, tiny_model, tiny_processor
 from mapkit.train.trainer import train
-from test_train_support import dataset, no_lines, record_types, tiny_config, toy_reward, write_dataset  # noqa: F401
 
 pytestmark = pytest.mark.train
+
+
+@pytest.fixture
+def dataset(tmp_path_factory) -> Path:
+    return built_mini(tmp_path_factory)
 
 
 def rows(run: Path, name: str = "metrics.jsonl") -> list[dict]:
@@ -49,7 +54,7 @@ def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
     assert len(completions) == 2 * 8 and {"completion", "reward", "record_id"} <= set(completions[0])
     assert [n for n, _ in ckpt.checkpoints(out)] == [3, 6, 8] and result.last_checkpoint == out / "checkpoint-8"
     # the checkpoint loads back, and training moved the weights away from the initial model
-    model, processor = load_checkpoint(out / "checkpoint-8")
+    model, _ = load_checkpoint(out / "checkpoint-8")
     start = tiny_model(tiny_processor(), seed=cfg.seed)
     assert not torch.equal(model.lm_head.weight, start.lm_head.weight)
     from transformers import AutoModelForImageTextToText
@@ -88,7 +93,7 @@ def test_skip_zero_std_drops_groups_that_are_all_right(tmp_path, dataset):
 
 
 def test_resume_sees_exactly_what_an_uninterrupted_run_sees(tmp_path, dataset):
-    settings = dict(stages="all", stage_steps=0, save_every=2, beta=0.01, updates_per_batch=2, seed=3)
+    settings = {"stages": "all", "stage_steps": 0, "save_every": 2, "beta": 0.01, "updates_per_batch": 2, "seed": 3}
     straight = tiny_config(tmp_path, dataset, out=str(tmp_path / "straight"), max_steps=6, **settings)
     run(straight)
 

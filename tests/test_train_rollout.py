@@ -5,12 +5,12 @@ import logging
 
 import pytest
 import torch
+from test_train_support import no_lines, toy_reward, write_dataset
 
 from mapkit.errors import ConfigError, DatasetError
 from mapkit.train.config import GRPOConfig
 from mapkit.train.models import tiny_model, tiny_processor
 from mapkit.train.rollout import build_prompt, fit_to_budget, load_data, placeholder_ids, rollout, sample
-from test_train_support import no_lines, toy_reward, write_dataset
 
 pytestmark = pytest.mark.train
 

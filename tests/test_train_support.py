@@ -11,11 +11,9 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test touches the network
 
-import torch  # noqa: E402
+import torch
 
 # The tiny model gains nothing from intra-op threads, and on a shared 2-core machine
 # (CI, parallel test runs) spinning OpenMP workers multiply its wall time.
@@ -63,14 +61,19 @@ def no_lines(record: dict):
     return None
 
 
-@pytest.fixture(scope="session")
-def dataset(tmp_path_factory) -> Path:
-    """`mapkit build --city mini --annotations tests/fixtures`, read-only for the tests."""
-    from mapkit.dataset import build_dataset
+_BUILT: dict[str, Path] = {}
 
-    out = tmp_path_factory.mktemp("built") / "mini"
-    build_dataset([FIXTURES / "mini.json"], out, seed=0)
-    return out
+
+def built_mini(tmp_path_factory) -> Path:
+    """`mapkit build --city mini --annotations tests/fixtures`, once per session; read-only.
+    Test modules wrap it in their own ``dataset`` fixture."""
+    if "mini" not in _BUILT:
+        from mapkit.dataset import build_dataset
+
+        out = tmp_path_factory.mktemp("built") / "mini"
+        build_dataset([FIXTURES / "mini.json"], out, seed=0)
+        _BUILT["mini"] = out
+    return _BUILT["mini"]
 
 
 def record_types(root: Path) -> dict[str, str]:
@@ -82,8 +85,8 @@ def record_types(root: Path) -> dict[str, str]:
 def tiny_config(tmp_path: Path, data: Path, **overrides):
     from mapkit.train.config import GRPOConfig
 
-    settings = dict(data=str(data), model="tiny", out=str(tmp_path / "run"), prompts_per_step=2, num_generations=2,
-                    micro_batch_size=4, max_new_tokens=8, max_pixels=56 * 56, min_pixels=56 * 56, progress=False,
-                    log_completions=2)
+    settings = {"data": str(data), "model": "tiny", "out": str(tmp_path / "run"), "prompts_per_step": 2, "num_generations": 2,
+                "micro_batch_size": 4, "max_new_tokens": 8, "max_pixels": 56 * 56, "min_pixels": 56 * 56, "progress": False,
+                "log_completions": 2}
     settings.update(overrides)
     return GRPOConfig(**settings)

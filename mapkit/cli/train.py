@@ -23,7 +23,7 @@ _FLAG_TYPES = {int: int, float: float, str: str, bool: bool}
 _METAVAR = {"data": "OUT|REPO_ID[@REVISION]", "model": "tiny|PATH", "out": "RUN", "stages": "all|1,2|NAMES"}
 
 
-def _run(config: Optional[Path], **given: Any) -> None:
+def _run(config: Path | None, **given: Any) -> None:
     cfg = GRPOConfig.load(config, **given)
     from mapkit.train.trainer import train as run_training
 

@@ -187,7 +187,7 @@ class GRPOConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **overrides: Any) -> "GRPOConfig":
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> GRPOConfig:
         """Values from a TOML or JSON file (keys as field names, dashes allowed), then
         ``overrides`` that are not None (the CLI flags the user gave)."""
         values: dict[str, Any] = {}

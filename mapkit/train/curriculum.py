@@ -17,8 +17,8 @@ the same sampler and takes its slice, so the records seen do not depend on world
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -11,8 +11,8 @@ the step (not a mean of per-sequence means), as released.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -114,16 +114,15 @@ def completion_logprobs(model, inputs: dict, completion_ids: torch.Tensor, tempe
     return token_logp, entropy
 
 
-def update(model, optimizer, scheduler, micro_batches: Callable[[], Iterable[dict]], *, advantages, cfg,
+def update(model, optimizer, scheduler, chunks: list[dict], *, advantages, cfg,
            ref_logps: list[torch.Tensor] | None, backward: Callable, clip_grad: Callable, blocked: list[int] | None = None) -> dict:
     """``cfg.updates_per_batch`` optimizer steps on one rollout batch.
 
-    ``micro_batches()`` yields dicts with ``inputs``, ``completion_ids``, ``mask``, ``rows``
+    ``chunks`` are the micro-batches: dicts with ``inputs``, ``completion_ids``, ``mask``, ``rows``
     (indices into ``advantages``) and ``weight`` (0 for sequences dropped from the loss).
     Old log-probs: with one update they are the current ones detached (ratio exactly 1);
     with several, computed once before the first update.
     """
-    chunks = list(micro_batches())
     n_tokens = sum(float((c["mask"] * c["weight"].unsqueeze(1)).sum()) for c in chunks)
     old = None
     if cfg.updates_per_batch > 1:

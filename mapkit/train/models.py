@@ -40,10 +40,10 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _CORPUS = [
-    "Answer yes or no. Put the final answer in \\boxed{}. The answer is \\boxed{yes}. \\boxed{no} \\boxed{A} \\boxed{B} "
-    "\\boxed{C} \\boxed{D} \\boxed{0} \\boxed{1} \\boxed{2} \\boxed{3} \\boxed{12}",
-    "Are the stations on the same line? Is the station on the line? How many lines pass through the station? "
-    "How many lines does the map have? How many stops are between the two stations on the line?",
+    ("Answer yes or no. Put the final answer in \\boxed{}. The answer is \\boxed{yes}. \\boxed{no} \\boxed{A} \\boxed{B} "
+     "\\boxed{C} \\boxed{D} \\boxed{0} \\boxed{1} \\boxed{2} \\boxed{3} \\boxed{12}"),
+    ("Are the stations on the same line? Is the station on the line? How many lines pass through the station? "
+     "How many lines does the map have? How many stops are between the two stations on the line?"),
     "Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\nNumber of Via Stops: 1\nVia Stops: Bravo\n--\n",
     "Please plan a route from the origin station to the destination station using the metro map. Line Station Loop",
     "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 A B C D yes no",

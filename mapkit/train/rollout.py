@@ -13,9 +13,10 @@ import functools
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -48,8 +49,8 @@ def resolve_data(ref: str) -> Path:
     if not REPO_ID.match(ref):
         raise DatasetError(f"--data {ref}: no such dataset folder (and not a Hub REPO_ID[@REVISION])")
     repo_id, _, revision = ref.partition("@")
-    from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hf_errors
+    from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision or None))

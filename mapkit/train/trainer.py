@@ -14,9 +14,10 @@ import random
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         reward_fn = paper_reward(cfg.reward_mode, cfg.weighting, cfg.detail)
     if lines_for is None:
         load_lines = lines_loader()
-        lines_for = lambda record: load_lines(data.root / record["annotation"])  # noqa: E731
+        lines_for = lambda record: load_lines(data.root / record["annotation"])
     _seed_everything(cfg.seed)
     policy = load_policy(cfg, accelerator.device, checkpoint=resume_from)
     model, processor = policy.model, policy.processor
@@ -113,7 +114,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
                         ref_logps = [completion_logprobs(ref, c["inputs"], c["completion_ids"], cfg.temperature, blocked=blocked)[0]
                                      for c in chunks]
                 # 4. clipped-surrogate update(s), token-mean loss over the whole step
-                stats = update(model, optimizer, scheduler, lambda: chunks, advantages=advantages, cfg=cfg, ref_logps=ref_logps,
+                stats = update(model, optimizer, scheduler, chunks, advantages=advantages, cfg=cfg, ref_logps=ref_logps,
                                backward=accelerator.backward, clip_grad=lambda n: _clip(accelerator, params, n), blocked=blocked)
                 stats["frac_zero_std"] = float(flat.float().mean())
                 stats["frac_reward_zero_std"] = float((rewards.view(-1, G).std(dim=1) == 0).float().mean())
