@@ -102,3 +102,12 @@ def test_the_cli_and_config_do_not_import_torch():
     code = "import sys, mapkit.cli, mapkit.train; mapkit.train.GRPOConfig(model='tiny'); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_example_config_is_the_paper_setting():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "train_rewardmap.toml"
+    cfg = GRPOConfig.load(example, model="models/qwen")
+    paper = GRPOConfig(model="models/qwen", gradient_checkpointing=True, save_every=100)
+    assert cfg == paper

@@ -32,7 +32,7 @@ def run(cfg, **kw):
 
 
 def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
-    cfg = tiny_config(tmp_path, dataset, stages="all", stage_steps=2, save_every=3, beta=0.01)
+    cfg = tiny_config(tmp_path, dataset, stages="all", stage_steps=2, save_every=3, beta=0.01, save_limit=2)
     result = run(cfg)
     out = Path(cfg.out)
     metrics = rows(out)
@@ -52,7 +52,7 @@ def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
     assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # policy == reference before the first update
     completions = rows(out, "completions.jsonl")
     assert len(completions) == 2 * 8 and {"completion", "reward", "record_id"} <= set(completions[0])
-    assert [n for n, _ in ckpt.checkpoints(out)] == [3, 6, 8] and result.last_checkpoint == out / "checkpoint-8"
+    assert [n for n, _ in ckpt.checkpoints(out)] == [6, 8] and result.last_checkpoint == out / "checkpoint-8"  # save_limit 2
     # the checkpoint loads back, and training moved the weights away from the initial model
     model, _ = load_checkpoint(out / "checkpoint-8")
     start = tiny_model(tiny_processor(), seed=cfg.seed)
@@ -176,3 +176,15 @@ def test_tiny_model_learns_a_dense_reward(tmp_path, seed):
     assert len(seen) == 24
     first, last = statistics.fmean(seen[:6]), statistics.fmean(seen[-6:])
     assert last > first + 0.05 and last > 1.5 * first, (first, last)
+
+
+def test_real_reward_on_a_real_build(tmp_path, dataset):
+    """No toy: mapkit.rewards scores the tiny model's completions against the mini build."""
+    cfg = tiny_config(tmp_path, dataset, stages="all", stage_steps=1, reward_mode="default", beta=0.0)
+    train(cfg)
+    metrics = rows(Path(cfg.out))
+    assert [m["stage"] for m in metrics] == ["torf", "counting23", "counting1", "planning"]
+    assert all(m["weight_mean"] >= 1.0 for m in metrics)  # difficulty-aware weights: easy 1.0 and up
+    assert all(m["reward_mean"] >= 0 for m in metrics[:3])  # noise earns nothing on choice questions, never less
+    completions = rows(Path(cfg.out), "completions.jsonl")
+    assert all("reason" in c and c["weight"] >= 1.0 for c in completions)

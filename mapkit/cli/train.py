@@ -27,10 +27,7 @@ def _run(config: Path | None, **given: Any) -> None:
     cfg = GRPOConfig.load(config, **given)
     from mapkit.train.trainer import train as run_training
 
-    _log_to_stderr()
-    if cfg.is_smoke:
-        err.print("[yellow]SMOKE MODEL:[/yellow] --model tiny is a tiny random Qwen2.5-VL for testing the pipeline, "
-                  "not a model worth evaluating", markup=True)
+    _log_to_stderr()  # the first line says SMOKE MODEL when --model tiny
     result = run_training(cfg)
     out.print(f"trained {result.steps} step(s); latest checkpoint: {result.last_checkpoint}")
     out.print(f"metrics: {result.out / 'metrics.jsonl'}")

@@ -80,6 +80,13 @@ def save(run: Path, step: int, *, model, processor, optimizer, scheduler, sample
     return final
 
 
+def prune(run: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` complete checkpoints (keep 0: delete none)."""
+    if keep > 0:
+        for _, path in checkpoints(run)[:-keep]:
+            shutil.rmtree(path)
+
+
 def load_state(path: Path, *, optimizer, scheduler, sampler) -> int:
     """Restore optimizer, scheduler, sampler and RNG states; returns the step."""
     state = json.loads((path / STATE).read_text())

@@ -85,7 +85,7 @@ class GRPOConfig:
     # --- objective ---
     lr: float | None = _f(None, "AdamW learning rate (paper 1e-6; 2e-3 with --model tiny).")
     weight_decay: float = _f(0.01, "AdamW weight decay.")
-    warmup_steps: int = _f(0, "Linear learning-rate warmup steps, constant afterwards.")
+    warmup_steps: int = _f(0, "Linear learning-rate warmup over this many optimizer steps, constant afterwards.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm (0 disables).")
     updates_per_batch: int = _f(1, "Optimizer steps per rollout batch (1: on-policy, ratio exactly 1).")
     epsilon: float = _f(0.2, "PPO clip range below: ratio >= 1 - epsilon.")
@@ -110,6 +110,7 @@ class GRPOConfig:
     freeze_vision: bool = _f(False, "Keep the vision tower frozen.")
     # --- logging and checkpoints ---
     save_every: int | None = _f(None, "Write a checkpoint every N steps (0: only at the end; default 100).")
+    save_limit: int = _f(0, "Keep only the newest N checkpoints (0 keeps all).")
     log_completions: int = _f(4, "Completions per step sampled into completions.jsonl.")
     progress: bool = _f(True, "Show a progress bar on stderr.")
 
@@ -161,7 +162,7 @@ class GRPOConfig:
             bad(f"--epsilon is {self.epsilon}: set it in (0, 1) (paper: 0.2)")
         if self.epsilon_high < self.epsilon:
             bad(f"--epsilon-high {self.epsilon_high} is below --epsilon {self.epsilon}; raise it (clip-higher widens the upper range only)")
-        for name in ("beta", "entropy_coef", "weight_decay", "max_grad_norm", "warmup_steps", "kl_clamp", "log_completions"):
+        for name in ("beta", "entropy_coef", "weight_decay", "max_grad_norm", "warmup_steps", "kl_clamp", "log_completions", "save_limit"):
             if getattr(self, name) < 0:
                 bad(f"--{_flag(name)} is {getattr(self, name)}: it cannot be negative")
         if self.save_every < 0:

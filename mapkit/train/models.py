@@ -187,7 +187,6 @@ def load_policy(cfg, device: torch.device, checkpoint: Path | None = None) -> Po
     if cfg.gradient_checkpointing:
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable({"use_reentrant": False})
-        model.config.use_cache = False
     if cfg.lora:
         model = _with_lora(model, cfg, checkpoint)
     model.to(device)
@@ -195,7 +194,7 @@ def load_policy(cfg, device: torch.device, checkpoint: Path | None = None) -> Po
     n_all = sum(p.numel() for p in model.parameters())
     if cfg.model == TINY:
         text = (f"SMOKE MODEL: --model tiny is a randomly initialised {n_all:,}-parameter Qwen2.5-VL with a tokenizer "
-                f"trained on the fly; it tests the pipeline and learns nothing useful")
+                f"trained on the fly; its answers are noise: it tests the pipeline, it is not a model to evaluate")
     else:
         text = f"model {cfg.model}: {n_all:,} parameters, {n_train:,} trainable, {str(dtype).replace('torch.', '')} on {device}"
     if dtype == torch.bfloat16 and not cfg.lora and cfg.lr < 1e-5:

@@ -140,33 +140,19 @@ def build_prompt(processor, record: dict, root: Path, cfg) -> dict[str, torch.Te
 
 # --- rewards --------------------------------------------------------------------------
 
-# fn(completion, record, lines) -> {"reward", "correct", "detail", "format", "weight", "parsed"}
+# fn(completion, record, lines) -> {"reward", "correct", "detail", "format", "weight", "parsed", ...}
 RewardFn = Callable[[str, dict, Any], dict]
 PARTS = ("correct", "detail", "format", "weight")
 
 
 def paper_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail: bool = True) -> RewardFn:
-    """The RewardMap reward from ``mapkit.rewards`` with the run's switches."""
-    import inspect
-
+    """The RewardMap reward (``mapkit.rewards.breakdown``) with the run's switches."""
     rewards = _rewards_module()
-    params = inspect.signature(rewards.breakdown).parameters
-    if not detail and "detail" not in params:
-        raise ConfigError("--no-detail needs mapkit.rewards.breakdown(..., detail=False), which this version lacks")
-    extra = {} if detail else {"detail": False}
 
     def fn(completion: str, record: dict, lines: Any) -> dict:
-        parts = rewards.breakdown(completion, record, lines, mode=mode, weighting=weighting, **extra)
-        get = parts.get if isinstance(parts, dict) else functools.partial(getattr, parts)
-        out = {k: float(get(k, 0.0) or 0.0) for k in PARTS}
-        total = get("reward", None)
-        if total is None:
-            total = get("total", None)
-        if total is None:
-            total = rewards.score(completion, record, lines, mode=mode, weighting=weighting, **extra)
-        out["reward"] = float(total)
-        out["parsed"] = get("parsed", None) if get("parsed", None) is not None else get("answer", None)
-        return out
+        parts = rewards.breakdown(completion, record, lines, mode=mode, weighting=weighting, detail=detail)
+        return {"reward": parts.reward, "correct": parts.correct, "detail": parts.detail, "format": parts.format,
+                "weight": parts.weight, "parsed": parts.parsed, "reason": parts.reason}
 
     return fn
 
@@ -180,13 +166,8 @@ def _rewards_module():
 
 
 def lines_loader() -> Callable[[Path], Any]:
-    """Annotation file -> the city's lines, cached (one file per city)."""
-    rewards = _rewards_module()
-
-    for name in ("load_lines", "lines_from_annotation", "read_lines"):
-        if hasattr(rewards, name):
-            return getattr(rewards, name)
-    raise RewardError("mapkit.rewards has no annotation loader (expected load_lines)")
+    """Annotation file -> the city's lines (mapkit.rewards caches one per file)."""
+    return _rewards_module().load_lines
 
 
 # --- rollouts -------------------------------------------------------------------------
@@ -240,7 +221,8 @@ def sample(model, processor, prompt: dict, cfg, device) -> tuple[list[torch.Tens
     # assumes tokens were drawn from softmax(logits / temperature)
     gen = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0, repetition_penalty=1.0,
                            max_new_tokens=cfg.max_new_tokens, num_return_sequences=cfg.num_generations,
-                           eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None)
+                           eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None,
+                           use_cache=True)
     inputs = {k: v.to(device) for k, v in prompt.items()}
     out = model.generate(**inputs, generation_config=gen)
     rows = out[:, inputs["input_ids"].shape[1]:].cpu()  # [G, <= max_new_tokens]

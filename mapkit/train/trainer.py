@@ -86,6 +86,12 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
     blocked = placeholder_ids(model, processor)
     G, last_saved = cfg.num_generations, resume_from
     bar = _progress_bar(total, start, enabled=cfg.progress and main)
+
+    def save(step: int) -> Path:
+        path = ckpt.save(out, step, model=model, processor=processor, optimizer=optimizer, scheduler=scheduler, sampler=sampler, cfg=cfg)
+        ckpt.prune(out, cfg.save_limit)
+        return path
+
     try:
         while sampler.step < total and (batch := sampler.next_batch()) is not None:
             t0, step = time.perf_counter(), batch.step + 1
@@ -127,12 +133,9 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
             if progress:
                 progress(row)
             if cfg.save_every and step % cfg.save_every == 0 and main:
-                last_saved = ckpt.save(out, step, model=model, processor=processor, optimizer=optimizer, scheduler=scheduler,
-                                       sampler=sampler, cfg=cfg)
-        done = sampler.step
-        if main and (last_saved is None or last_saved.name != f"checkpoint-{done}"):
-            last_saved = ckpt.save(out, done, model=model, processor=processor, optimizer=optimizer, scheduler=scheduler,
-                                   sampler=sampler, cfg=cfg)
+                last_saved = save(step)
+        if main and (last_saved is None or last_saved.name != f"checkpoint-{sampler.step}"):
+            last_saved = save(sampler.step)
     finally:
         bar.close()
         if runlog:
@@ -212,7 +215,7 @@ def _sample_completions(step: int, stage: str, groups: list[Group], k: int) -> l
         p = g.rewards[j]
         out.append({"step": step, "stage": stage, "record_id": g.record["id"], "type": g.record["type"],
                     "answer": g.record.get("answer_text", g.record.get("answer")), "completion": g.texts[j],
-                    "truncated": g.truncated[j], **{k2: p.get(k2) for k2 in ("reward", *PARTS, "parsed")}})
+                    "truncated": g.truncated[j], **{k2: p.get(k2) for k2 in ("reward", *PARTS, "parsed", "reason")}})
     return out
 
 
