@@ -1,0 +1,244 @@
+"""Default-mode parsing: one boxed answer, admissible values, route sections, stop lists.
+
+Everything is a single left-to-right scan with ``str`` methods or regular expressions
+without nested quantifiers, so the cost is linear in the completion's length whatever
+it contains. Nothing here raises on any string.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+BOX = "\\boxed{"
+
+# --------------------------------------------------------------------------- text
+
+
+def as_text(completion: Any) -> str:
+    """A completion as one string: a plain string, or chat messages (TRL's
+    conversational format: ``[{"role": "assistant", "content": ...}]``, where content
+    is a string or a list of ``{"type": "text", "text": ...}`` parts)."""
+    if isinstance(completion, str):
+        return completion
+    if completion is None:
+        return ""
+    if isinstance(completion, (bytes, bytearray)):
+        return bytes(completion).decode("utf-8", "replace")
+    if isinstance(completion, Mapping):
+        if "content" in completion:
+            return as_text(completion["content"])
+        return as_text(completion.get("text", ""))
+    if isinstance(completion, (list, tuple)):
+        return "\n".join(as_text(part) for part in completion)
+    return str(completion)
+
+
+# --------------------------------------------------------------------------- boxes
+
+_BRACE = re.compile(r"[{}]")
+
+
+def _matching_brace(text: str, start: int) -> int:
+    """Index of the "}" closing a "{" that ends just before ``start``; -1 if unbalanced."""
+    depth = 1
+    for m in _BRACE.finditer(text, start):
+        depth += 1 if m.group() == "{" else -1
+        if depth == 0:
+            return m.start()
+    return -1
+
+
+@dataclass(frozen=True)
+class Boxes:
+    count: int  # non-empty \boxed{...} (an empty "\boxed{}" is a format echo, not an answer)
+    content: str | None  # the one box's content, when count == 1 and its braces balance
+
+
+def find_box(text: str) -> Boxes:
+    count = text.count(BOX) - text.count(BOX + "}")
+    if count != 1:
+        return Boxes(count, None)
+    at = text.find(BOX)
+    while text.startswith("}", at + len(BOX)):  # skip empty boxes
+        at = text.find(BOX, at + 1)
+    start = at + len(BOX)
+    end = _matching_brace(text, start)
+    return Boxes(1, text[start:end] if end != -1 else None)
+
+
+# --------------------------------------------------------------------------- choices
+
+# LaTeX wrappers a model may put around a plain answer: \text{yes}, \mathrm{B}, ...
+_WRAPPER = re.compile(r"\\(?:text|textbf|textrm|textsf|texttt|mathrm|mathbf|mathsf|mbox|bf)\s*\{(.*)\}", re.DOTALL)
+_YES_NO = {"yes": "yes", "no": "no"}
+_LETTER = re.compile(r"\(?([A-Da-d])\)?\.?")
+_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+
+KINDS = {"TorF1": "yesno", "TorF2": "yesno", "Counting1": "letter", "Counting2": "integer", "Counting3": "integer"}
+
+
+def admissible(content: str, kind: str) -> str | None:
+    """The one admissible answer in ``content`` in canonical form ("yes"/"no", "A".."D",
+    digits without leading zeros), or None when it is anything else: several options
+    ("A or B", "yes/no", "ABCD"), a sentence, a negative or non-integer number."""
+    s = unicodedata.normalize("NFKC", content).strip()
+    for _ in range(3):  # at most a few nested wrappers / math dollars
+        m = _WRAPPER.fullmatch(s)
+        if m:
+            s = m.group(1).strip()
+        elif len(s) >= 2 and s[0] == "$" and s[-1] == "$":
+            s = s.strip("$").strip()
+        else:
+            break
+    s = s.rstrip(".").strip() if kind != "letter" else s
+    if kind == "yesno":
+        return _YES_NO.get(s.casefold())
+    if kind == "letter":
+        m = _LETTER.fullmatch(s)
+        return m.group(1).upper() if m else None
+    if kind == "integer":
+        return (s.lstrip("0") or "0") if _INTEGER.fullmatch(s) else None
+    return None
+
+
+# "the answer is X" fallbacks (no box): every occurrence is read, and they must agree.
+_PHRASE = re.compile(r"the (?:final |correct )?answer (?:is|should be)", re.IGNORECASE)
+
+
+def phrase_answers(text: str, kind: str) -> list[str | None]:
+    """The answer after each "the answer is" phrase (to the end of its line or
+    sentence), admissible or None."""
+    out = []
+    for m in _PHRASE.finditer(text):
+        rest = text[m.end():m.end() + 200]  # an answer is a word; never read further
+        rest = rest.partition("\n")[0].partition(". ")[0].strip().lstrip(":").strip()
+        out.append(admissible(rest, kind))
+    return out
+
+
+# --------------------------------------------------------------------------- routes
+
+_LABEL = re.compile(r"(?<!\w)(route\s*name|departure\s*stop|arrival\s*stop|number\s*of\s*via\s*stops|via\s*stops)\s*[:：]", re.IGNORECASE)
+_SEPARATOR = re.compile(r"-{2,}|—+|–{2,}")
+_LIST_SPLIT = re.compile(r"\s*[,，、;；]\s*")
+_CANON = {"routename": "route", "departurestop": "departure", "arrivalstop": "arrival",
+          "numberofviastops": "via_count", "viastops": "via_stops"}
+_NONE_WORDS = frozenset({"", "none", "n/a", "na", "-", "nil", "无", "0"})
+
+
+@dataclass
+class Section:
+    route: str | None = None
+    departure: str | None = None
+    arrival: str | None = None
+    via_count: int | None = None
+    via_stops: tuple[str, ...] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, key: str, value: str) -> None:
+        if getattr(self, key) is not None:
+            self.problems.append(f"{key} given twice")
+        elif key == "via_count":
+            digits = value.rstrip(".").strip()
+            if _INTEGER.fullmatch(digits):
+                self.via_count = int(digits) if len(digits) <= 18 else 10**18  # int() of a huge string is slow
+            else:
+                self.problems.append(f"number of via stops {value[:40]!r} is not a number")
+        elif key == "via_stops":
+            items = [v.strip().strip(".") for v in _LIST_SPLIT.split(value.strip("[]() "))]
+            self.via_stops = tuple(v for v in items if v.casefold() not in _NONE_WORDS)
+        else:
+            setattr(self, key, value)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.route and self.departure and self.arrival) and not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"route_name": self.route, "departure_stop": self.departure, "arrival_stop": self.arrival}
+        if self.via_count is not None:
+            d["num_via_stops"] = self.via_count
+        if self.via_stops is not None:
+            d["via_stops"] = list(self.via_stops)
+        return d
+
+
+def parse_route(text: str) -> list[Section]:
+    """Sections of a route answer, read line by line.
+
+    A section is the labelled values ``Route Name`` / ``Departure Stop`` / ``Arrival
+    Stop`` (+ ``Number of Via Stops`` or ``Via Stops``): labels in any case, anywhere
+    in a line (a value runs to the end of the line or to the next label), markdown
+    bold ignored; sections are separated by a line of dashes, or start at a new
+    ``Route Name``. Text without labels (reasoning, remarks) is ignored. A label given
+    twice within one section, or a via count that is not a number, is recorded in
+    ``problems``.
+    """
+    sections: list[Section] = []
+    current: Section | None = None
+    for raw in text.splitlines():
+        line = raw.replace("*", "").strip()
+        if not line:
+            continue
+        if _SEPARATOR.fullmatch(line):
+            current = None
+            continue
+        labels = list(_LABEL.finditer(line))
+        for n, m in enumerate(labels):
+            end = labels[n + 1].start() if n + 1 < len(labels) else len(line)
+            key = _CANON[re.sub(r"\s+", "", m.group(1)).lower()]
+            value = line[m.end():end].strip().rstrip(",;|").strip()
+            if current is None or (key == "route" and current.route is not None):
+                current = Section()
+                sections.append(current)
+            current.add(key, value)
+    return sections
+
+
+# --------------------------------------------------------------------------- stop lists
+
+_STOPS = re.compile(r"stops\s*[:：]\s*\[", re.IGNORECASE)
+_BRACKET = re.compile(r"[\[\]]")
+_LIST_TOKEN = re.compile(r"[(),，、;；（）]")
+
+
+def stops_list(text: str) -> list[str]:
+    """Names in the first ``Stops: [a, b, ...]`` of the completion (Counting1).
+
+    Items are split at commas outside parentheses; "and " before the last item and
+    "..." placeholders are dropped. No list, or an unclosed one, gives [].
+    """
+    m = _STOPS.search(text)
+    if m is None:
+        return []
+    depth, end = 1, -1
+    for b in _BRACKET.finditer(text, m.end()):
+        depth += 1 if b.group() == "[" else -1
+        if depth == 0:
+            end = b.start()
+            break
+    if end == -1:
+        return []
+    inner = text[m.end():end]
+    items, start, paren = [], 0, 0
+    for t in _LIST_TOKEN.finditer(inner):
+        ch = t.group()
+        if ch in "(（":
+            paren += 1
+        elif ch in ")）":
+            paren = max(paren - 1, 0)
+        elif paren == 0:
+            items.append(inner[start:t.start()])
+            start = t.end()
+    items.append(inner[start:])
+    out = []
+    for item in items:
+        item = item.strip().strip(".;").strip()
+        if item[:4].casefold() == "and ":
+            item = item[4:].strip()
+        if item and item not in ("...", "…"):
+            out.append(item)
+    return out
