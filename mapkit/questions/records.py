@@ -70,7 +70,7 @@ def route_text(sections: list[dict[str, Any]], form: str) -> str:
         if form == "long_num":
             lines.append(f"Number of Via Stops: {s['num_via_stops']}")
         elif form == "long_via":
-            lines.append(f"Via Stops: {', '.join(s['via_stops'])}")
+            lines.append(f"Via Stops: {', '.join(s['via_stops'])}".rstrip())
         blocks.append("\n".join(lines))
     return "\n--\n".join(blocks)
 
