@@ -50,6 +50,7 @@ def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
     all_ids = [i for m in metrics for i in m["record_ids"]]
     assert len(all_ids) == len(set(all_ids))  # no record twice
     assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # policy == reference before the first update
+    assert all(m["clip_frac"] == 0.0 for m in metrics)  # one update per batch: the ratio is exactly 1
     completions = rows(out, "completions.jsonl")
     assert len(completions) == 2 * 8 and {"completion", "reward", "record_id"} <= set(completions[0])
     assert [n for n, _ in ckpt.checkpoints(out)] == [6, 8] and result.last_checkpoint == out / "checkpoint-8"  # save_limit 2
@@ -121,6 +122,12 @@ def test_resume_sees_exactly_what_an_uninterrupted_run_sees(tmp_path, dataset):
     wa = load_checkpoint(Path(straight.out) / "checkpoint-6")[0].state_dict()
     wb = load_checkpoint(Path(broken.out) / "checkpoint-6")[0].state_dict()
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_several_updates_per_batch_move_the_ratio_and_clip(tmp_path, dataset):
+    cfg = tiny_config(tmp_path, dataset, max_steps=2, updates_per_batch=4, lr=0.05, epsilon=0.05, beta=0.0)
+    run(cfg)
+    assert max(m["clip_frac"] for m in rows(Path(cfg.out))) > 0  # the later updates are off-policy
 
 
 def test_kill_mid_save_leaves_the_last_good_checkpoint(tmp_path, dataset, monkeypatch):

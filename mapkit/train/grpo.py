@@ -114,31 +114,33 @@ def completion_logprobs(model, inputs: dict, completion_ids: torch.Tensor, tempe
     return token_logp, entropy
 
 
-def update(model, optimizer, scheduler, chunks: list[dict], *, advantages, cfg,
-           ref_logps: list[torch.Tensor] | None, backward: Callable, clip_grad: Callable, blocked: list[int] | None = None) -> dict:
+def update(model, optimizer, scheduler, chunks: list, *, advantages, cfg, ref_logps: list[torch.Tensor] | None,
+           backward: Callable, clip_grad: Callable, blocked: list[int] | None = None) -> dict:
     """``cfg.updates_per_batch`` optimizer steps on one rollout batch.
 
-    ``chunks`` are the micro-batches: dicts with ``inputs``, ``completion_ids``, ``mask``, ``rows``
-    (indices into ``advantages``) and ``weight`` (0 for sequences dropped from the loss).
+    ``chunks`` are the micro-batches (rollout.MicroBatch): ``rows`` (indices into
+    ``advantages``), ``tokens`` (real tokens in the loss) and ``load()`` -> ``inputs``,
+    ``completion_ids``, ``mask``, ``weight`` (0 for sequences dropped from the loss).
     Old log-probs: with one update they are the current ones detached (ratio exactly 1);
     with several, computed once before the first update.
     """
-    n_tokens = sum(float((c["mask"] * c["weight"].unsqueeze(1)).sum()) for c in chunks)
-    old = None
-    if cfg.updates_per_batch > 1:
-        with torch.no_grad():
-            old = [completion_logprobs(model, c["inputs"], c["completion_ids"], cfg.temperature, blocked=blocked)[0]
-                   for c in chunks]
+    n_tokens = sum(c.tokens for c in chunks)
     stats: dict[str, float] = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_low": 0.0, "clip_high": 0.0, "grad_norm": 0.0}
     if n_tokens == 0:  # every group dropped (--skip-zero-std): nothing to learn from this batch
         return {k: (math.nan if k in ("kl", "entropy", "grad_norm") else 0.0) for k in stats}
+    old = None
+    if cfg.updates_per_batch > 1:
+        with torch.no_grad():
+            old = [completion_logprobs(model, b["inputs"], b["completion_ids"], cfg.temperature, blocked=blocked)[0]
+                   for b in (c.load() for c in chunks)]
     for u in range(cfg.updates_per_batch):
         last = u == cfg.updates_per_batch - 1
         for i, c in enumerate(chunks):
-            mask = c["mask"] * c["weight"].unsqueeze(1)  # [n, T]
-            logp, entropy = completion_logprobs(model, c["inputs"], c["completion_ids"], cfg.temperature, with_entropy=True,
+            b = c.load()
+            mask = b["mask"] * b["weight"].unsqueeze(1)  # [n, T]
+            logp, entropy = completion_logprobs(model, b["inputs"], b["completion_ids"], cfg.temperature, with_entropy=True,
                                                 blocked=blocked)
-            parts = grpo_loss(logp, old[i] if old is not None else logp.detach(), advantages[c["rows"]], mask,
+            parts = grpo_loss(logp, old[i] if old is not None else logp.detach(), advantages[c.rows.to(advantages.device)], mask,
                               epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
                               ref_logp=ref_logps[i] if ref_logps is not None else None, beta=cfg.beta,
                               kl_clamp=cfg.kl_clamp, entropy=entropy, entropy_coef=cfg.entropy_coef, n_tokens=n_tokens)

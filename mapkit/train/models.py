@@ -171,14 +171,19 @@ def load_policy(cfg, device: torch.device, checkpoint: Path | None = None) -> Po
     The reference is always the starting model (``cfg.model``), also after a resume.
     """
     dtype = resolve_dtype(cfg.dtype, device)
-    model, processor = load_base(cfg.model, dtype=dtype, seed=cfg.seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+    full_resume = checkpoint is not None and not cfg.lora
     ref = None
-    if cfg.beta > 0 and not cfg.lora:
-        ref = copy.deepcopy(model).eval().requires_grad_(False).to(device)
-    if checkpoint is not None and not cfg.lora:
-        from transformers import AutoModelForImageTextToText
+    if not full_resume or cfg.beta > 0:  # the starting model: to train, to wrap with LoRA, or as the reference
+        model, processor = load_base(cfg.model, dtype=dtype, seed=cfg.seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+        if cfg.beta > 0 and not cfg.lora:
+            ref = copy.deepcopy(model).eval().requires_grad_(False).to(device)
+    if full_resume:
+        _quiet_transformers()
+        from transformers import AutoModelForImageTextToText, AutoProcessor
 
         model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=dtype, local_files_only=True)
+        processor = AutoProcessor.from_pretrained(checkpoint, local_files_only=True)
+        set_pixel_budget(processor, cfg.min_pixels, cfg.max_pixels)
     if cfg.freeze_vision:
         tower = vision_tower(model)
         if tower is None:

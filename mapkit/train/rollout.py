@@ -295,3 +295,31 @@ def collate(items: list[tuple[dict, torch.Tensor]], pad_id: int, device) -> tupl
         if key not in TOKEN_KEYS:  # pixel_values [patches, d], image_grid_thw [images, 3]: one block per sequence
             inputs[key] = torch.cat([prompt[key] for prompt, _ in items], dim=0)
     return {k: v.to(device) for k, v in inputs.items()}, completion_ids.to(device), mask.to(device)
+
+
+@dataclass
+class MicroBatch:
+    """Sequences ``rows`` of a step, collated only when used (``load``), so a step's
+    images are never all on the device at once. ``weight`` [n] is 0 for sequences
+    dropped from the loss (--skip-zero-std)."""
+
+    items: list[tuple[dict, torch.Tensor]]  # (prompt inputs shared by the group, completion ids)
+    rows: torch.Tensor
+    weight: torch.Tensor
+    pad_id: int
+    device: Any
+
+    def load(self) -> dict[str, Any]:
+        inputs, completion_ids, mask = collate(self.items, self.pad_id, self.device)
+        return {"inputs": inputs, "completion_ids": completion_ids, "mask": mask, "weight": self.weight.to(self.device)}
+
+    @property
+    def tokens(self) -> float:
+        """Real completion tokens that count in the loss."""
+        return float(sum(len(c) * float(w) for (_, c), w in zip(self.items, self.weight)))
+
+
+def micro_batches(groups: list[Group], keep: torch.Tensor, size: int, pad_id: int, device) -> list[MicroBatch]:
+    sequences = [(g.prompt, c) for g in groups for c in g.completions]
+    return [MicroBatch(sequences[lo:lo + size], torch.arange(lo, min(lo + size, len(sequences))), keep[lo:lo + size], pad_id, device)
+            for lo in range(0, len(sequences), size)]

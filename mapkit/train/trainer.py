@@ -28,7 +28,7 @@ from mapkit.train.config import DATA_ORDER_FIELDS, GRPOConfig
 from mapkit.train.curriculum import CurriculumSampler, shard
 from mapkit.train.grpo import completion_logprobs, constant_groups, group_advantages, update
 from mapkit.train.models import load_policy
-from mapkit.train.rollout import PARTS, Group, collate, end_ids, lines_loader, load_data, paper_reward, placeholder_ids, rollout
+from mapkit.train.rollout import PARTS, Group, end_ids, lines_loader, load_data, micro_batches, paper_reward, placeholder_ids, rollout
 
 log = logging.getLogger("mapkit.train")
 
@@ -106,19 +106,13 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
                 advantages = group_advantages(rewards, G, cfg.scale_rewards).to(accelerator.device)
                 flat = constant_groups(correct, G)  # [P]
                 keep = (~flat).float().repeat_interleave(G) if cfg.skip_zero_std else torch.ones(len(rewards))
-                sequences = [(g.prompt, c) for g in groups for c in g.completions]
-                chunks = []
-                for lo in range(0, len(sequences), cfg.micro_batch_size):
-                    inputs, completion_ids, mask = collate(sequences[lo:lo + cfg.micro_batch_size], pad_id, accelerator.device)
-                    rows = torch.arange(lo, min(lo + cfg.micro_batch_size, len(sequences)))
-                    chunks.append({"inputs": inputs, "completion_ids": completion_ids, "mask": mask, "rows": rows,
-                                   "weight": keep[rows].to(accelerator.device)})
+                chunks = micro_batches(groups, keep, cfg.micro_batch_size, pad_id, accelerator.device)
                 # 3. reference log-probs for the KL term (no reference at all when beta = 0)
                 ref_logps = None
                 if cfg.beta > 0:
                     with torch.no_grad(), policy.reference() as ref:
-                        ref_logps = [completion_logprobs(ref, c["inputs"], c["completion_ids"], cfg.temperature, blocked=blocked)[0]
-                                     for c in chunks]
+                        ref_logps = [completion_logprobs(ref, b["inputs"], b["completion_ids"], cfg.temperature, blocked=blocked)[0]
+                                     for b in (c.load() for c in chunks)]
                 # 4. clipped-surrogate update(s), token-mean loss over the whole step
                 stats = update(model, optimizer, scheduler, chunks, advantages=advantages, cfg=cfg, ref_logps=ref_logps,
                                backward=accelerator.backward, clip_grad=lambda n: _clip(accelerator, params, n), blocked=blocked)
