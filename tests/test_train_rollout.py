@@ -107,3 +107,23 @@ def test_paper_reward_plumbing_and_no_detail(tmp_path_factory):
     without = paper_reward("default", detail=False)(plan["answer_text"], plan, lines)
     assert with_detail["correct"] == 10 and with_detail["detail"] > 0
     assert without["detail"] == 0 and without["reward"] < with_detail["reward"]
+
+
+def test_hub_repo_at_revision_resolves_from_the_local_cache(monkeypatch, tmp_path):
+    """REPO_ID@REVISION is a Hub snapshot; offline it comes from the cache."""
+    import shutil
+
+    import huggingface_hub.constants as c
+
+    cache = tmp_path / "cache"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "datasets--someone--reasonmap-mini"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "v1.0.0").write_text(commit)
+    shutil.copytree(write_dataset(tmp_path / "d", per_type=1), repo / "snapshots" / commit)
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    data = load_data("someone/reasonmap-mini@v1.0.0")
+    assert data.root == repo / "snapshots" / commit and len(data.records) == 6
+    with pytest.raises(DatasetError, match="not in the local Hugging Face cache"):
+        load_data("someone/reasonmap-mini@v2.0.0")

@@ -52,17 +52,18 @@ def resolve_data(ref: str) -> Path:
     from huggingface_hub import errors as hf_errors
     from huggingface_hub import snapshot_download
 
+    where = f"--data {ref}: no such folder, and as a Hub dataset"
     try:
         return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision or None))
     except hf_errors.LocalEntryNotFoundError:
-        raise DatasetError(f"--data {ref}: not in the local Hugging Face cache and the Hub cannot be reached "
+        raise DatasetError(f"{where} it is not in the local Hugging Face cache and the Hub cannot be reached "
                            f"(HF_HUB_OFFLINE set or no network); download it once online, or pass a dataset folder") from None
     except hf_errors.RevisionNotFoundError:
-        raise DatasetError(f"--data {ref}: the dataset has no revision {revision!r}") from None
+        raise DatasetError(f"{where} it has no revision {revision!r}") from None
     except hf_errors.RepositoryNotFoundError:
-        raise DatasetError(f"--data {ref}: no such dataset repository on the Hub (or it is private: log in first)") from None
+        raise DatasetError(f"{where} it does not exist (or is private: log in first)") from None
     except (hf_errors.HfHubHTTPError, OSError) as e:
-        raise HubError(f"--data {ref}: could not download the dataset ({e})") from None
+        raise HubError(f"{where} it could not be downloaded ({e})") from None
 
 
 def load_data(ref: str, split: str = "train") -> TrainData:
