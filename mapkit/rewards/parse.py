@@ -105,14 +105,21 @@ def admissible(content: str, kind: str) -> str | None:
 
 
 # "the answer is X" fallbacks (no box): every occurrence is read, and they must agree.
-_PHRASE = re.compile(r"the (?:final |correct )?answer (?:is|should be)", re.IGNORECASE)
+# Case-insensitive regexes cannot use the engine's fast literal scan, so the scan looks
+# for "answer is" / "answer should be" with character classes (fast) and checks the
+# words before it by hand.
+_ANSWER = re.compile(r"[Aa][Nn][Ss][Ww][Ee][Rr] (?:[Ii][Ss]|[Ss][Hh][Oo][Uu][Ll][Dd] [Bb][Ee])")
+_LEADS = ("the ", "the final ", "the correct ")
 
 
 def phrase_answers(text: str, kind: str) -> list[str | None]:
-    """The answer after each "the answer is" phrase (to the end of its line or
-    sentence), admissible or None."""
+    """The answer after each "the (final|correct) answer is|should be" phrase (to the
+    end of its line or sentence), admissible or None."""
     out = []
-    for m in _PHRASE.finditer(text):
+    for m in _ANSWER.finditer(text):
+        before = text[max(0, m.start() - 13):m.start()].lower()
+        if not any(before.endswith(lead) and not before[:-len(lead)][-1:].isalnum() for lead in _LEADS):
+            continue  # "breathe answer is" is not a phrase
         rest = text[m.end():m.end() + 200]  # an answer is a word; never read further
         rest = rest.partition("\n")[0].partition(". ")[0].strip().lstrip(":").strip()
         out.append(admissible(rest, kind))
@@ -121,7 +128,12 @@ def phrase_answers(text: str, kind: str) -> list[str | None]:
 
 # --------------------------------------------------------------------------- routes
 
-_LABEL = re.compile(r"(?<!\w)(route\s*name|departure\s*stop|arrival\s*stop|number\s*of\s*via\s*stops|via\s*stops)\s*[:：]", re.IGNORECASE)
+# A label is found from its colon: the fast charset scan finds colons, then the label
+# regex is tried on the few characters before each one (anchored at the colon).
+_COLON = re.compile(r"[:：]")
+_LABEL_AT_COLON = re.compile(r"(?<!\w)(route\s*name|departure\s*stop|arrival\s*stop|number\s*of\s*via\s*stops|via\s*stops)\s*[:：]\Z",
+                             re.IGNORECASE)
+_LABEL_WINDOW = 48
 _SEPARATOR = re.compile(r"-{2,}|—+|–{2,}")
 _LIST_SPLIT = re.compile(r"\s*[,，、;；]\s*")
 _CANON = {"routename": "route", "departurestop": "departure", "arrivalstop": "arrival",
@@ -186,7 +198,11 @@ def parse_route(text: str) -> list[Section]:
         if _SEPARATOR.fullmatch(line):
             current = None
             continue
-        labels = list(_LABEL.finditer(line))
+        labels = []
+        for colon in _COLON.finditer(line):
+            m = _LABEL_AT_COLON.search(line, max(0, colon.start() - _LABEL_WINDOW), colon.end())
+            if m is not None:
+                labels.append(m)
         for n, m in enumerate(labels):
             end = labels[n + 1].start() if n + 1 < len(labels) else len(line)
             key = _CANON[re.sub(r"\s+", "", m.group(1)).lower()]
@@ -200,7 +216,7 @@ def parse_route(text: str) -> list[Section]:
 
 # --------------------------------------------------------------------------- stop lists
 
-_STOPS = re.compile(r"stops\s*[:：]\s*\[", re.IGNORECASE)
+_COLON_BRACKET = re.compile(r"[:：]\s*\[")
 _BRACKET = re.compile(r"[\[\]]")
 _LIST_TOKEN = re.compile(r"[(),，、;；（）]")
 
@@ -208,21 +224,26 @@ _LIST_TOKEN = re.compile(r"[(),，、;；（）]")
 def stops_list(text: str) -> list[str]:
     """Names in the first ``Stops: [a, b, ...]`` of the completion (Counting1).
 
-    Items are split at commas outside parentheses; "and " before the last item and
-    "..." placeholders are dropped. No list, or an unclosed one, gives [].
+    "Stops" in any case, spaces allowed around the colon. Items are split at commas
+    outside parentheses; "and " before the last item and "..." placeholders are
+    dropped. No list, or an unclosed one, gives [].
     """
-    m = _STOPS.search(text)
-    if m is None:
+    start = -1
+    for m in _COLON_BRACKET.finditer(text):  # fast scan for ":[" then look back for "stops"
+        if text[max(0, m.start() - 32):m.start()].rstrip()[-5:].lower() == "stops":
+            start = m.end()
+            break
+    if start == -1:
         return []
     depth, end = 1, -1
-    for b in _BRACKET.finditer(text, m.end()):
+    for b in _BRACKET.finditer(text, start):
         depth += 1 if b.group() == "[" else -1
         if depth == 0:
             end = b.start()
             break
     if end == -1:
         return []
-    inner = text[m.end():end]
+    inner = text[start:end]
     items, start, paren = [], 0, 0
     for t in _LIST_TOKEN.finditer(inner):
         ch = t.group()
