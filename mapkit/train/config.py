@@ -12,7 +12,6 @@ which flag to change, before any model is loaded.
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
 from dataclasses import asdict, dataclass, field, fields
@@ -232,6 +231,3 @@ def _read_file(path: Path) -> dict[str, Any]:
     data = data.get("train", data) if isinstance(data.get("train"), dict) else data  # allow a [train] table
     return {k.replace("-", "_"): v for k, v in data.items()}
 
-
-def replace(cfg: GRPOConfig, **changes: Any) -> GRPOConfig:
-    return dataclasses.replace(cfg, **changes)
