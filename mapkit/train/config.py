@@ -230,4 +230,3 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a table of settings at the top level")
     data = data.get("train", data) if isinstance(data.get("train"), dict) else data  # allow a [train] table
     return {k.replace("-", "_"): v for k, v in data.items()}
-
