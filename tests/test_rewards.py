@@ -24,6 +24,7 @@ from mapkit.rewards import (
     Lines,
     breakdown,
     check_record,
+    check_records,
     load_lines,
     normalize,
     paper_clean,
@@ -393,6 +394,16 @@ def test_check_record_missing_fields_and_planning_rules(mini):
         score("x", rec("TorF1", 1), weighting="uniform")
     check_record(rec("Counting3", 5, station_1=None, station_2=None))  # Counting3 needs no station
     assert issubclass(RewardError, MapkitError)
+
+
+def test_check_records_reports_every_bad_record_at_once():
+    good = [rec("TorF1", 1), plan()]
+    assert check_records(good) == 2
+    bad = good + [{"id": "x1", "type": "TorF1"}, rec("Counting1", 7, id="x2")]
+    with pytest.raises(RewardError) as err:
+        check_records(bad)
+    message = str(err.value)
+    assert message.startswith("2 of 4 records cannot be scored") and "record x1" in message and "record x2" in message
 
 
 # ----------------------------------------------------------------------------- lines

@@ -92,6 +92,7 @@ from mapkit.rewards.score import (
     Breakdown,
     breakdown,
     check_record,
+    check_records,
     difficulty_weight,
     route_form,
     score,
@@ -99,7 +100,7 @@ from mapkit.rewards.score import (
 from mapkit.rewards.trl import reward_function, reward_functions
 
 __all__ = [
-    "ALPHA", "MODES", "TYPES", "WEIGHTINGS", "Breakdown", "Lines", "breakdown", "check_record", "difficulty_weight",
+    "ALPHA", "MODES", "TYPES", "WEIGHTINGS", "Breakdown", "Lines", "breakdown", "check_record", "check_records", "difficulty_weight",
     "lines_from_reasonmap", "load_lines", "normalize", "paper_clean", "reward_function", "reward_functions",
     "route_form", "score",
 ]

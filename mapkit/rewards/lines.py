@@ -10,6 +10,7 @@ scoring with it).
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property, lru_cache
@@ -86,6 +87,7 @@ class LineIndex:
 
 _FOREIGN: OrderedDict[int, tuple[Any, tuple[int, int], LineIndex]] = OrderedDict()
 _FOREIGN_MAX = 64
+_FOREIGN_LOCK = threading.Lock()
 
 
 def index_for(lines: Mapping[str, Sequence[str]]) -> LineIndex:
@@ -93,15 +95,16 @@ def index_for(lines: Mapping[str, Sequence[str]]) -> LineIndex:
         return lines.index
     key = id(lines)
     stamp = (len(lines), sum(len(v) for v in lines.values()))
-    hit = _FOREIGN.get(key)
-    # the entry holds the mapping itself, so its id cannot be reused while cached
-    if hit is not None and hit[0] is lines and hit[1] == stamp:
-        _FOREIGN.move_to_end(key)
-        return hit[2]
-    index = LineIndex(lines)
-    _FOREIGN[key] = (lines, stamp, index)
-    if len(_FOREIGN) > _FOREIGN_MAX:
-        _FOREIGN.popitem(last=False)
+    with _FOREIGN_LOCK:  # reward workers may share the cache across threads
+        hit = _FOREIGN.get(key)
+        # the entry holds the mapping itself, so its id cannot be reused while cached
+        if hit is not None and hit[0] is lines and hit[1] == stamp:
+            _FOREIGN.move_to_end(key)
+            return hit[2]
+        index = LineIndex(lines)
+        _FOREIGN[key] = (lines, stamp, index)
+        if len(_FOREIGN) > _FOREIGN_MAX:
+            _FOREIGN.popitem(last=False)
     return index
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -92,6 +92,22 @@ def check_record(record: Mapping[str, Any]) -> None:
         raise RewardError(f"record {rid}: line {record['line']!r} is not a line name")
 
 
+def check_records(records: Iterable[Mapping[str, Any]], *, limit: int = 20) -> int:
+    """Validate every record before training; raise one RewardError listing the
+    problems (the first ``limit`` of them) or return how many records were checked."""
+    problems, count = [], 0
+    for count, record in enumerate(records, start=1):
+        try:
+            check_record(record)
+        except RewardError as e:
+            problems.append(str(e))
+    if problems:
+        shown = "\n".join(problems[:limit])
+        more = f"\n... and {len(problems) - limit} more" if len(problems) > limit else ""
+        raise RewardError(f"{len(problems)} of {count} records cannot be scored:\n{shown}{more}")
+    return count
+
+
 def _check_routes(record: Mapping[str, Any], rid: Any) -> None:
     routes = record.get("reference_routes")
     if routes is None:
@@ -148,7 +164,7 @@ class Breakdown:
     format: float  # R_format (default mode only)
     weight: float  # W_difficulty
     parsed: Any  # the answer as read: a string for TorF/Counting, a list of section dicts for planning
-    valid: bool  # default: well-formed and admissible; paper: some answer was read
+    valid: bool  # default: an admissible answer / a fully parsed route was read; paper: some answer was read
     reason: str = ""  # why nothing or only part was earned
 
     def as_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from mapkit.errors import RewardError
 from mapkit.rewards.lines import load_lines
-from mapkit.rewards.score import ALPHA, MODES, TYPES, WEIGHTINGS, breakdown, check_record
+from mapkit.rewards.score import ALPHA, MODES, TYPES, WEIGHTINGS, breakdown, check_records
 
 PARTS = ("reward", "correct", "detail", "format")
 FAMILIES = {"TorF": ("TorF1", "TorF2"), "Counting": ("Counting1", "Counting2", "Counting3"), "planning": ("planning",)}
@@ -78,8 +78,7 @@ def reward_function(*, root: str | Path | None = None, lines_for: Callable[[Mapp
         raise RewardError(f"unknown reward part {part!r}; use one of {', '.join(PARTS)}")
     only = _types(types)
     if records is not None:
-        for record in records:
-            check_record(record)
+        check_records(records)
     get_lines = lines_for or default_lines_for(root)
 
     def pick(parts) -> float:
