@@ -1,0 +1,301 @@
+"""Station label placement: candidate positions around each station, the first free one kept.
+
+Every station gets candidate boxes in 16 directions around its marker at growing
+distances (near first; at each distance the directions furthest from the station's own
+lines first), for its name on one line and, when it has a space or hyphen, on two. Far
+candidates get a thin leader line back to the marker.
+
+Fixed obstacles (line strokes as short segments, station markers, the map area's edge)
+are tested once for all candidates with shapely STRtree ``dwithin`` queries, so a label
+keeps a small clearance from every stroke. Placed labels go into an rtree index.
+
+Stations are placed most constrained first (fewest candidates free of fixed
+obstacles), each taking its first candidate that no placed label or leader touches.
+A repair pass then retries each station left without a label: when one placed label
+blocks a candidate, that label is moved to another free candidate of its own if it has
+one. A label that still finds no free position is reported, never drawn over anything.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import rtree
+import shapely
+from PIL import ImageFont
+
+Box = tuple[float, float, float, float]
+
+# 16 directions (radians, y down) and a tie-break rank: right, left, above, below first,
+# then the diagonals, then the in-between directions
+_ANGLES = [k * math.pi / 8 for k in range(16)]
+_COS = np.cos(np.array(_ANGLES))
+_SIN = np.sin(np.array(_ANGLES))
+_DIR_RANK = {0: 0, 8: 1, 12: 2, 4: 3, 14: 4, 10: 5, 2: 6, 6: 7, 15: 8, 1: 9, 9: 10, 7: 11, 13: 12, 11: 13, 3: 14, 5: 15}
+# distances from the marker, in units of `step`; from LEADER_RING on a leader line is drawn
+_RINGS = (0.6, 1.6, 3.2, 6.0, 10.0, 16.0, 24.0, 34.0)
+LEADER_RING = 3
+
+
+@dataclass(frozen=True)
+class LabelText:
+    lines: tuple[str, ...]
+    width: float
+    height: float
+    line_height: float
+    font_size: int = 0  # the size it was measured at (px)
+
+
+@dataclass(frozen=True)
+class PlacedLabel:
+    station: str
+    text: LabelText
+    box: Box  # ink box incl. halo, image pixels
+    anchor: tuple[float, float]  # top-left corner of the box
+    leader: tuple[float, float, float, float] | None  # line from marker to label, if far
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    station: str
+    center: tuple[float, float]
+    marker: Box
+    texts: tuple[LabelText, ...]
+    avoid_angles: tuple[float, ...]  # directions of the station's own lines
+    first: bool = False  # place before everything else (e.g. stations of a highlighted route)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    box: Box
+    text: LabelText
+    leader: tuple[float, float, float, float] | None
+    leader_geom: object | None
+
+
+def measure(text: str, font: ImageFont.FreeTypeFont, halo: float) -> LabelText:
+    lines = tuple(text.split("\n"))
+    ascent, descent = font.getmetrics()
+    lh = ascent + descent
+    width = max(font.getlength(line) for line in lines)
+    return LabelText(lines, width + 2 * halo, lh * len(lines) + 2 * halo, lh, int(getattr(font, "size", 0)))
+
+
+def wrap_two(name: str) -> str | None:
+    """The name on two lines split at the space or hyphen nearest the middle, or None."""
+    cuts = [i for i, ch in enumerate(name) if ch in " -"]
+    if not cuts:
+        return None
+    mid = len(name) / 2
+    cut = min(cuts, key=lambda i: (abs(i - mid), i))
+    first, second = name[: cut + (1 if name[cut] == "-" else 0)].rstrip(), name[cut + 1:].lstrip()
+    if not first or not second:
+        return None
+    return f"{first}\n{second}"
+
+
+class LabelPlacer:
+    """Label placement against fixed strokes and boxes plus the labels placed so far.
+
+    ``strokes`` are line centre segments (short straight pieces keep distance tests
+    cheap) drawn ``stroke_half`` px either side; ``boxes`` are station markers. A label
+    keeps ``clearance`` px from both and stays inside ``bounds``.
+    """
+
+    def __init__(self, strokes: list, stroke_half: float, boxes: list[Box], clearance: float, bounds: Box, step: float):
+        self._strokes = shapely.STRtree(strokes) if len(strokes) else None
+        self._markers = shapely.STRtree([shapely.box(*b) for b in boxes]) if boxes else None
+        self._stroke_reach = stroke_half + clearance
+        self._clearance = clearance
+        self._bounds = bounds
+        self._step = step
+        props = rtree.index.Property()
+        props.dimension = 2
+        self._index = rtree.index.Index(properties=props)
+        self._placed: dict[int, tuple[str, _Candidate]] = {}  # rtree id -> (station, candidate)
+        self._next_id = 0
+
+    # ------------------------------------------------------------ public
+    def place_all(self, specs: list[LabelSpec]) -> tuple[dict[str, PlacedLabel], list[str]]:
+        """Place every label; returns the placed ones by station and the stations left out."""
+        near = range(0, LEADER_RING)
+        options: dict[str, list[_Candidate]] = {}
+        for spec in specs:
+            found = self._free_candidates(spec, near)
+            if len(found) < 8:  # crowded: also try boxes slid sideways along each direction
+                found += self._free_candidates(spec, near, slides=(-0.35, 0.35))
+            options[spec.station] = found
+        order = sorted(range(len(specs)), key=lambda k: (not specs[k].first, min(len(options[specs[k].station]), 12), k))
+        at: dict[str, int] = {}  # station -> rtree id of its label
+        unplaced: list[str] = []
+        far = range(LEADER_RING, len(_RINGS))
+        for k in order:
+            spec = specs[k]
+            sid = spec.station
+            cand = next((c for c in options[sid] if not self._conflicts(c)), None)
+            if cand is None:  # nothing close: try further out, with a leader line
+                extra = self._free_candidates(spec, far) + self._free_candidates(spec, far, slides=(-0.35, 0.35))
+                options[sid] = options[sid] + extra
+                cand = next((c for c in extra if not self._conflicts(c)), None)
+            if cand is None:
+                unplaced.append(sid)
+            else:
+                at[sid] = self._add(sid, cand)
+        # repair: free a spot by moving one blocking label to another free spot of its own
+        for _ in range(2):
+            still: list[str] = []
+            for sid in unplaced:
+                if not self._repair(sid, options, at):
+                    still.append(sid)
+            unplaced = still
+        placed = {sid: self._label(self._placed[i]) for sid, i in at.items()}
+        return placed, unplaced
+
+    # ------------------------------------------------------------ candidates
+    def _free_candidates(self, spec: LabelSpec, rings: range, slides: tuple[float, ...] = (0.0,)) -> list[_Candidate]:
+        """Candidates of ``spec`` on the given rings that no stroke or marker blocks, in preference order."""
+        cx, cy = spec.center
+        marker = spec.marker
+        hw = max(marker[2] - cx, cx - marker[0])
+        hh = max(marker[3] - cy, cy - marker[1])
+        dirs = np.array(sorted(range(16), key=lambda k: (-round(_clearance_angle(_ANGLES[k], spec.avoid_angles), 2), _DIR_RANK[k])))
+        ux, uy = _COS[dirs], _SIN[dirs]
+        with np.errstate(divide="ignore"):
+            reach = np.minimum(np.where(np.abs(ux) > 1e-9, hw / np.abs(ux), np.inf),
+                               np.where(np.abs(uy) > 1e-9, hh / np.abs(uy), np.inf))
+        # the side of the box facing the station touches the point beyond the marker in direction u
+        fx0 = 0.5 * (1 - np.clip(ux * 2.4, -1, 1))
+        fy0 = 0.5 * (1 - np.clip(uy * 2.4, -1, 1))
+        chunks, metas = [], []
+        for ring in rings:
+            dist = reach + _RINGS[ring] * self._step
+            px, py = cx + ux * dist, cy + uy * dist
+            for t, text in enumerate(spec.texts):
+                for slide in slides:
+                    # a slide moves the box across the direction (sideways for up/down, up/down for sideways)
+                    x0 = px - np.clip(fx0 + slide * np.abs(uy), 0, 1) * text.width
+                    y0 = py - np.clip(fy0 + slide * np.abs(ux), 0, 1) * text.height
+                    chunks.append(np.column_stack([x0, y0, x0 + text.width, y0 + text.height]))
+                    metas.append(np.full(len(dirs), t * 100 + ring))
+        if not chunks:
+            return []
+        boxes = np.concatenate(chunks)
+        meta = np.concatenate(metas)
+        bx0, by0, bx1, by1 = self._bounds
+        ok = (boxes[:, 0] >= bx0) & (boxes[:, 1] >= by0) & (boxes[:, 2] <= bx1) & (boxes[:, 3] <= by1)
+        if ok.any():
+            ok[ok] = ~self._fixed_blocked(boxes[ok])
+        keep = np.flatnonzero(ok)
+        far = [k for k in keep if meta[k] % 100 >= LEADER_RING]
+        leader_of = dict(zip(far, self._leaders(cx, cy, hw, hh, boxes[far]))) if far else {}
+        out = []
+        for k in keep:
+            leader = geom = None
+            if k in leader_of:
+                leader, geom = leader_of[k]
+                if leader is None:
+                    continue
+            out.append(_Candidate(tuple(float(v) for v in boxes[k]), spec.texts[meta[k] // 100], leader, geom))
+        return out
+
+    def _fixed_blocked(self, boxes: np.ndarray) -> np.ndarray:
+        blocked = np.zeros(len(boxes), dtype=bool)
+        geoms = shapely.box(*np.asarray(boxes).T)
+        for tree, reach in ((self._strokes, self._stroke_reach), (self._markers, self._clearance)):
+            if tree is not None:
+                hits, _ = tree.query(geoms, predicate="dwithin", distance=reach)
+                blocked[np.unique(hits)] = True
+        return blocked
+
+    def _leaders(self, cx: float, cy: float, hw: float, hh: float, boxes: np.ndarray) -> list[tuple]:
+        """For each box, (leader, geometry) from the marker's edge to the box's nearest point,
+        or (None, None) when a stroke or marker is in the way."""
+        if not len(boxes):
+            return []
+        b = np.asarray(boxes)
+        bx = np.clip(cx, b[:, 0], b[:, 2])
+        by = np.clip(cy, b[:, 1], b[:, 3])
+        dx, dy = bx - cx, by - cy
+        norm = np.maximum(np.hypot(dx, dy), 1e-9)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.minimum(np.where(np.abs(dx) > 1e-9, hw / np.abs(dx / norm), np.inf),
+                               np.where(np.abs(dy) > 1e-9, hh / np.abs(dy / norm), np.inf))
+        # start beyond the marker (its own box must not count as being in the way)
+        gap = 2.5 * self._clearance
+        sx, sy = cx + dx / norm * (reach + gap), cy + dy / norm * (reach + gap)
+        coords = np.stack([np.column_stack([sx, sy]), np.column_stack([bx, by])], axis=1)
+        segs = shapely.linestrings(coords)
+        bad = np.zeros(len(boxes), dtype=bool)
+        for tree, dist in ((self._strokes, self._stroke_reach * 0.5), (self._markers, self._clearance * 0.5)):
+            if tree is not None:
+                hits, _ = tree.query(segs, predicate="dwithin", distance=dist)
+                bad[np.unique(hits)] = True
+        return [(None, None) if bad[k] else ((float(sx[k]), float(sy[k]), float(bx[k]), float(by[k])), segs[k])
+                for k in range(len(boxes))]
+
+    # ------------------------------------------------------------ placed labels
+    def _blockers(self, cand: _Candidate) -> set[int]:
+        """Ids of placed labels whose box or leader touches the candidate's box or leader."""
+        out = set(self._index.intersection(cand.box))
+        if cand.leader_geom is not None:
+            for i in self._index.intersection(shapely.bounds(cand.leader_geom).tolist()):
+                if shapely.intersects(cand.leader_geom, shapely.box(*self._placed[i][1].box)):
+                    out.add(i)
+        box_geom = None
+        for i, (_, other) in self._placed.items():
+            if other.leader_geom is not None and i not in out:
+                x0, y0, x1, y1 = shapely.bounds(other.leader_geom).tolist()
+                b = cand.box
+                if x0 <= b[2] and b[0] <= x1 and y0 <= b[3] and b[1] <= y1:
+                    box_geom = box_geom if box_geom is not None else shapely.box(*b)
+                    if shapely.intersects(box_geom, other.leader_geom):
+                        out.add(i)
+        return out
+
+    def _conflicts(self, cand: _Candidate) -> bool:
+        return bool(self._blockers(cand))
+
+    def _add(self, station: str, cand: _Candidate) -> int:
+        i = self._next_id
+        self._next_id += 1
+        self._index.insert(i, cand.box)
+        self._placed[i] = (station, cand)
+        return i
+
+    def _remove(self, i: int) -> tuple[str, _Candidate]:
+        station, cand = self._placed.pop(i)
+        self._index.delete(i, cand.box)
+        return station, cand
+
+    def _repair(self, sid: str, options: dict[str, list[_Candidate]], at: dict[str, int]) -> bool:
+        for cand in options[sid]:
+            blockers = self._blockers(cand)
+            if len(blockers) != 1:
+                continue
+            (b,) = blockers
+            if self._placed[b][0] not in options:
+                continue  # placed by an earlier call: stays where it is
+            other_sid, other_cand = self._remove(b)
+            mine = self._add(sid, cand)
+            for alt in options[other_sid]:
+                if alt is other_cand or self._conflicts(alt):
+                    continue
+                at[sid] = mine
+                at[other_sid] = self._add(other_sid, alt)
+                return True
+            self._remove(mine)  # no other place for the blocker: undo
+            at[other_sid] = self._add(other_sid, other_cand)
+        return False
+
+    @staticmethod
+    def _label(entry: tuple[str, _Candidate]) -> PlacedLabel:
+        station, cand = entry
+        return PlacedLabel(station, cand.text, cand.box, (cand.box[0], cand.box[1]), cand.leader)
+
+
+def _clearance_angle(a: float, avoid: tuple[float, ...] | list[float]) -> float:
+    """Smallest angle between a candidate direction and the station's own lines."""
+    if not avoid:
+        return math.pi
+    return min(abs((a - b + math.pi) % (2 * math.pi) - math.pi) for b in avoid)
