@@ -227,6 +227,15 @@ def test_cli_build_prints_a_summary_and_honours_options(run_cli, mini_dir, tmp_p
     assert manifest["seed"] == 3 and manifest["options"]["counts"] == {"TorF1": 6, "Counting2": 6, "planning": 6}
 
 
+def test_file_name_and_city_field_disagreeing_is_a_warning(run_cli, tmp_path):
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    (folder / "other.json").write_text(MINI.read_text())
+    code, _, err = run_cli("build", "--city", "other", "--annotations", folder, "--out", tmp_path / "ds", "--no-images")
+    assert code == 0 and "named 'other' but its city is 'mini'" in err
+    assert (tmp_path / "ds" / "annotations" / "mini.json").is_file()
+
+
 @pytest.mark.parametrize("args, code, message", [
     ((), 2, "give --city NAME or --all"),
     (("--city", "mini", "--all"), 2, "give --city NAME or --all"),

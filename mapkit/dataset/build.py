@@ -118,6 +118,8 @@ def build_dataset(
         if annotation.city in seen:
             raise DatasetError(f"{path} and {seen[annotation.city]} both describe city {annotation.city!r}; keep one")
         seen[annotation.city] = path
+        if path.stem != annotation.city:
+            warn(f"{path}: the file is named {path.stem!r} but its city is {annotation.city!r}; the dataset uses {annotation.city!r}")
         source, map_file = _map_plan(annotation, images)
         if source == "missing":
             missing.append(annotation.city)
