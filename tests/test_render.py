@@ -195,6 +195,20 @@ def test_tokyo_labels_do_not_overlap(tokyo_render):
     assert len(g["labels"]) == len(g["stations"])
 
 
+def test_tokyo_labels_keep_off_lines_and_markers(tokyo_render):
+    shapely = pytest.importorskip("shapely")
+    _, r = tokyo_render
+    g = r.geometry
+    strokes = shapely.STRtree([shapely.LineString(p) for paths in g["lines"].values() for p in paths])
+    labels = [shapely.box(*b) for b in g["labels"].values()]
+    hits, _ = strokes.query(labels, predicate="intersects")
+    assert len(hits) == 0  # no label lies on a line
+    markers = shapely.STRtree([shapely.box(*st["box"]) for st in g["stations"].values()])
+    hits, _ = markers.query(labels, predicate="intersects")
+    assert len(hits) == 0
+    assert g["added_crossings"] <= 5  # the layout keeps the geography's crossings (a few close calls aside)
+
+
 def test_tokyo_markers_inside_image_and_lines_in_colour(tokyo_render):
     a, r = tokyo_render
     g = r.geometry

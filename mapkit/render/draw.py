@@ -25,7 +25,7 @@ from mapkit.errors import RenderError
 from mapkit.render.bundles import bundle_lines
 from mapkit.render.fonts import FontSet, check_coverage
 from mapkit.render.labels import LabelPlacer, LabelSpec, PlacedLabel, measure, wrap_two
-from mapkit.render.layout import Layout, finish_layout, layout_base
+from mapkit.render.layout import Layout, crossing_pairs, finish_layout, layout_base
 
 MIN_WIDTH = 400
 MAX_WIDTH = 20000
@@ -136,6 +136,7 @@ class _Plan:
     placed: dict[str, PlacedLabel]
     unplaced: list[str]
     route_ends: tuple[str, str] | None
+    label_size: int = 0
 
 
 def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | None = None,
@@ -171,7 +172,7 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
     st = _Style(width / 4000.0)
     fonts_used = {
         "label": fonts.get(st.label_size), "bold": fonts.get(st.label_size, bold=True),
-        "small": fonts.get(st.label_size * SMALL_LABEL), "small_bold": fonts.get(st.label_size * SMALL_LABEL, bold=True),
+        "set": fonts,
         "title": fonts.get(st.title_size, bold=True), "legend": fonts.get(st.legend_size),
         "badge": fonts.get(st.legend_size * 0.78, bold=True),
     }
@@ -194,12 +195,22 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
             room[index[sid]] = room.get(index[sid], 0.0) + ROOM_STEP
     assert plan is not None
     image = _draw(annotation, plan, st, width, fonts_used, legend_items, legend_grid, route, route_stations, title_text)
-    return Rendered(image, _geometry(annotation, plan, width, fonts.name, route), plan.layout)
+    geometry = _geometry(annotation, plan, width, fonts.name, route)
+    _, cols, col_w, row_h = legend_grid
+    geometry["legend"] = [_r(v) for v in _legend_cells(legend_items, cols, col_w, row_h, st.margin, plan.legend_top, st)[1]]
+    subtitle = _subtitle(annotation, plan, route)
+    geometry["title"] = [_r(v) for v in (st.margin, st.margin, st.margin + max(fonts_used["title"].getlength(title_text),
+                                                                              fonts_used["legend"].getlength(subtitle)),
+                                          st.margin + st.title_size * 1.25 + st.legend_size * 1.3)]
+    edges = np.array(plan.layout.edges, dtype=int).reshape(-1, 2)
+    # crossings between lines that the geography does not have (0 unless the layout had to add some)
+    geometry["added_crossings"] = len(crossing_pairs(plan.layout.pos, edges) - base.allowed)
+    return Rendered(image, geometry, plan.layout)
 
 
 ROOM_ROUNDS = 2  # extra layout rounds for stations whose labels found no place
 ROOM_STEP = 45.0  # reference px of personal space added to such a station per round
-SMALL_LABEL = 0.8  # type size, relative to the other labels, for names placed as a last resort
+SMALL_LABELS = (0.8, 0.66)  # type sizes, relative to the other labels, for names placed as a last resort
 
 
 def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_used: dict, legend_grid,
@@ -248,7 +259,7 @@ def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_
     for paths in line_paths.values():
         for p in paths:
             strokes.extend(shapely.linestrings(np.array(p[k:k + 2])) for k in range(len(p) - 1))
-    placer = LabelPlacer(strokes, st.line_width / 2, [box for (_, box, _) in markers.values()], clearance=st.px(3),
+    placer = LabelPlacer(strokes, st.line_width / 2, [box for (_, box, _) in markers.values()], clearance=st.px(2),
                          bounds=map_box, step=st.px(6))
     neighbours: dict[int, list[int]] = {}
     for a, b in layout.edges:
@@ -264,26 +275,29 @@ def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_
             variants.append(measure(wrapped, font_i, st.halo))
         center, box, _ = markers[i]
         angles = tuple(math.atan2(pos[j][1] - pos[i][1], pos[j][0] - pos[i][0]) for j in neighbours.get(i, []))
-        specs.append(LabelSpec(sid, center, box, tuple(variants), angles, first=sid in route_stations))
+        specs.append(LabelSpec(sid, center, box, tuple(variants), angles, first=sid in route_stations, marker_index=i))
     placed, unplaced = placer.place_all(specs)
-    if unplaced and small_font:
+    for factor in SMALL_LABELS if small_font else ():
+        if not unplaced:
+            break
         # last resort: the names that found no place, in a smaller type
         left = set(unplaced)
         retry = []
         for spec in specs:
             if spec.station in left:
                 name = annotation.stations[spec.station].name
-                font_s = fonts_used["small_bold"] if spec.station in route_stations else fonts_used["small"]
+                font_s = fonts_used["set"].get(st.label_size * factor, bold=spec.station in route_stations)
                 texts = [measure(name, font_s, st.halo)]
                 wrapped = wrap_two(name)
                 if wrapped:
                     texts.append(measure(wrapped, font_s, st.halo))
-                retry.append(LabelSpec(spec.station, spec.center, spec.marker, tuple(texts), spec.avoid_angles, spec.first))
+                retry.append(LabelSpec(spec.station, spec.center, spec.marker, tuple(texts), spec.avoid_angles, spec.first,
+                                       spec.marker_index))
         more, unplaced = placer.place_all(retry)
         placed.update(more)
     unplaced.sort(key=lambda s: index[s])
     return _Plan(layout, scale, map_box, legend_top, height, bundles.points, line_paths, markers, served, placed,
-                 unplaced, route_ends)
+                 unplaced, route_ends, fonts_used["label"].size)
 
 
 def _draw(annotation: Annotation, plan: _Plan, st: _Style, width: int, fonts_used: dict, legend_items, legend_grid,
@@ -313,6 +327,9 @@ def _draw(annotation: Annotation, plan: _Plan, st: _Style, width: int, fonts_use
             r = max(box[2] - box[0], box[3] - box[1]) / 2 - st.px(3) - st.px(2.5)
             cv2.circle(canvas, tuple(_cv([cx, cy])), int(round(r * 16)), OUTLINE, _thick(st.px(5)), cv2.LINE_AA, 4)
 
+    _, cols, col_w, row_h = legend_grid
+    cells, _ = _legend_cells(legend_items, cols, col_w, row_h, st.margin, plan.legend_top, st)
+    _draw_legend_badges(canvas, cells, st)
     image = Image.fromarray(canvas, "RGB")
     draw = ImageDraw.Draw(image)
     halo = st.halo
@@ -321,8 +338,8 @@ def _draw(annotation: Annotation, plan: _Plan, st: _Style, width: int, fonts_use
         if lab is None:
             continue
         font_i = fonts_used["bold"] if sid in route_stations else fonts_used["label"]
-        if lab.text.font_size and lab.text.font_size != font_i.size:
-            font_i = fonts_used["small_bold"] if sid in route_stations else fonts_used["small"]
+        if lab.text.font_size and lab.text.font_size != font_i.size:  # placed as a last resort, smaller
+            font_i = fonts_used["set"].get(lab.text.font_size, bold=sid in route_stations)
         fill = INK if (route is None or sid in route_stations) else MUTED
         if lab.leader:
             draw.line(lab.leader, fill=MUTED, width=_thick(st.px(1.5)))
@@ -335,8 +352,7 @@ def _draw(annotation: Annotation, plan: _Plan, st: _Style, width: int, fonts_use
     draw.text((st.margin, st.margin), title_text, font=title_font, fill=INK, anchor="la")
     draw.text((st.margin, st.margin + st.title_size * 1.25), _subtitle(annotation, plan, route), font=sub_font,
               fill=(90, 90, 90), anchor="la")
-    _, cols, col_w, row_h = legend_grid
-    _draw_legend(image, legend_items, cols, col_w, row_h, st.margin, plan.legend_top, st, fonts_used["legend"], fonts_used["badge"])
+    _draw_legend_text(draw, cells, st, fonts_used["legend"], fonts_used["badge"])
     return image
 
 
@@ -365,6 +381,8 @@ def _geometry(annotation: Annotation, plan: _Plan, width: int, font_name: str, r
         },
         "labels": {sid: [_r(v) for v in plan.placed[sid].box] for sid in ids if sid in plan.placed},
         "unplaced_labels": list(plan.unplaced),
+        # names that only fitted in a smaller type (the last-resort sizes)
+        "reduced_labels": [sid for sid in ids if sid in plan.placed and plan.placed[sid].text.font_size < plan.label_size],
         "lines": {lid: [[[_r(x), _r(y)] for x, y in p] for p in paths] for lid, paths in plan.line_paths.items()},
         "map_area": [_r(v) for v in plan.map_box],
     }
@@ -481,27 +499,30 @@ def _legend_grid(items: list[_LegendItem], avail: float, st: _Style) -> tuple[in
     return rows, cols, col_w, st.legend_size * 1.6
 
 
-def _draw_legend(image: Image.Image, items: list[_LegendItem], cols: int, col_w: float, row_h: float,
-                 left: float, top: float, st: _Style, font, badge_font) -> list[float]:
-    draw = ImageDraw.Draw(image)
+def _legend_cells(items: list[_LegendItem], cols: int, col_w: float, row_h: float, left: float, top: float,
+                  st: _Style):
+    """(item, x, y) of each legend entry, filled column by column, and the legend's box."""
     rows = math.ceil(len(items) / cols) if items else 0
     y0 = top + st.legend_size * 0.4
-    canvas = np.asarray(image).copy()
-    badge_h = st.legend_size * 1.15
-    for k, it in enumerate(items):
-        col, row = divmod(k, rows) if rows else (0, 0)  # fill column by column
-        x = left + col * col_w
-        y = y0 + row * row_h
-        r = badge_h / 2
-        p, q = (x + r, y + r), (x + it.badge_w - r, y + r)
-        cv2.line(canvas, tuple(_cv(p)), tuple(_cv(q)), it.color, _thick(badge_h), cv2.LINE_AA, 4)
-    image.paste(Image.fromarray(canvas, "RGB"))
+    cells = []
     for k, it in enumerate(items):
         col, row = divmod(k, rows) if rows else (0, 0)
-        x = left + col * col_w
-        y = y0 + row * row_h
+        cells.append((it, left + col * col_w, y0 + row * row_h))
+    right = left + min(cols, len(items)) * col_w
+    return cells, [left, top, right, y0 + rows * row_h]
+
+
+def _draw_legend_badges(canvas: np.ndarray, cells, st: _Style) -> None:
+    badge_h = st.legend_size * 1.15
+    r = badge_h / 2
+    for it, x, y in cells:
+        p, q = (x + r, y + r), (x + it.badge_w - r, y + r)
+        cv2.line(canvas, tuple(_cv(p)), tuple(_cv(q)), it.color, _thick(badge_h), cv2.LINE_AA, 4)
+
+
+def _draw_legend_text(draw: ImageDraw.ImageDraw, cells, st: _Style, font, badge_font) -> None:
+    badge_h = st.legend_size * 1.15
+    for it, x, y in cells:
         lum = 0.299 * it.color[0] + 0.587 * it.color[1] + 0.114 * it.color[2]
         draw.text((x + it.badge_w / 2, y + badge_h / 2), it.code, font=badge_font, fill=INK if lum > 170 else WHITE, anchor="mm")
         draw.text((x + it.badge_w + st.legend_size * 0.5, y + badge_h / 2), it.name, font=font, fill=INK, anchor="lm")
-    right = left + cols * col_w
-    return [left, top, right, y0 + rows * row_h]

@@ -36,6 +36,8 @@ _DIR_RANK = {0: 0, 8: 1, 12: 2, 4: 3, 14: 4, 10: 5, 2: 6, 6: 7, 15: 8, 1: 9, 9: 
 # distances from the marker, in units of `step`; from LEADER_RING on a leader line is drawn
 _RINGS = (0.6, 1.6, 3.2, 6.0, 10.0, 16.0, 24.0, 34.0)
 LEADER_RING = 3
+REPAIR_DEPTH = 2  # labels pushed along a chain to make room for one that found no place
+REPAIR_WIDTH = 40  # candidates tried per label while pushing
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class LabelSpec:
     texts: tuple[LabelText, ...]
     avoid_angles: tuple[float, ...]  # directions of the station's own lines
     first: bool = False  # place before everything else (e.g. stations of a highlighted route)
+    marker_index: int = -1  # position of its own marker in the placer's ``boxes``
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,11 @@ class LabelPlacer:
         props = rtree.index.Property()
         props.dimension = 2
         self._index = rtree.index.Index(properties=props)
+        self._leader_index = rtree.index.Index(properties=props)  # bounding boxes of leader lines
         self._placed: dict[int, tuple[str, _Candidate]] = {}  # rtree id -> (station, candidate)
         self._next_id = 0
+        self._options: dict[str, list[_Candidate]] = {}  # every station's free candidates, across calls
+        self._at: dict[str, int] = {}  # station -> rtree id of its label
 
     # ------------------------------------------------------------ public
     def place_all(self, specs: list[LabelSpec]) -> tuple[dict[str, PlacedLabel], list[str]]:
@@ -126,8 +132,10 @@ class LabelPlacer:
             if len(found) < 8:  # crowded: also try boxes slid sideways along each direction
                 found += self._free_candidates(spec, near, slides=(-0.35, 0.35))
             options[spec.station] = found
+        self._options.update(options)
+        options = self._options
         order = sorted(range(len(specs)), key=lambda k: (not specs[k].first, min(len(options[specs[k].station]), 12), k))
-        at: dict[str, int] = {}  # station -> rtree id of its label
+        at = self._at  # station -> rtree id of its label
         unplaced: list[str] = []
         far = range(LEADER_RING, len(_RINGS))
         for k in order:
@@ -150,7 +158,7 @@ class LabelPlacer:
                     still.append(sid)
             unplaced = still
         placed = {sid: self._label(self._placed[i]) for sid, i in at.items()}
-        return placed, unplaced
+        return placed, unplaced  # placed: every label so far, this call's and earlier ones
 
     # ------------------------------------------------------------ candidates
     def _free_candidates(self, spec: LabelSpec, rings: range, slides: tuple[float, ...] = (0.0,)) -> list[_Candidate]:
@@ -186,6 +194,9 @@ class LabelPlacer:
         ok = (boxes[:, 0] >= bx0) & (boxes[:, 1] >= by0) & (boxes[:, 2] <= bx1) & (boxes[:, 3] <= by1)
         if ok.any():
             ok[ok] = ~self._fixed_blocked(boxes[ok])
+        # a label must not sit nearer another station than its own: readers take it for that one
+        if ok.any() and self._markers is not None:
+            ok[ok] = self._nearest_is_own(boxes[ok], spec)
         keep = np.flatnonzero(ok)
         far = [k for k in keep if meta[k] % 100 >= LEADER_RING]
         leader_of = dict(zip(far, self._leaders(cx, cy, hw, hh, boxes[far]))) if far else {}
@@ -199,12 +210,33 @@ class LabelPlacer:
             out.append(_Candidate(tuple(float(v) for v in boxes[k]), spec.texts[meta[k] // 100], leader, geom))
         return out
 
+    def _nearest_is_own(self, boxes: np.ndarray, spec: LabelSpec) -> np.ndarray:
+        """True where no other station's marker is nearer the box than the station's own:
+        a reader takes a label for the station it is closest to."""
+        m = spec.marker
+        dx = np.maximum(np.maximum(boxes[:, 0] - m[2], 0), m[0] - boxes[:, 2])
+        dy = np.maximum(np.maximum(boxes[:, 1] - m[3], 0), m[1] - boxes[:, 3])
+        own = np.hypot(dx, dy)  # box to own marker, edge to edge like the query below
+        geoms = shapely.box(*boxes.T)
+        # with a margin: a label about as near another station as its own is ambiguous too
+        hits, markers = self._markers.query(geoms, predicate="dwithin", distance=own + 4 * self._clearance)
+        keep = np.ones(len(boxes), dtype=bool)
+        other = markers != spec.marker_index
+        keep[hits[other]] = False
+        return keep
+
     def _fixed_blocked(self, boxes: np.ndarray) -> np.ndarray:
+        """True where a box comes within the clearance of a stroke or a marker.
+
+        The box is grown by the clearance and tested with ``intersects``, which is
+        cheaper than a distance test (a little stricter at the corners).
+        """
         blocked = np.zeros(len(boxes), dtype=bool)
-        geoms = shapely.box(*np.asarray(boxes).T)
+        boxes = np.asarray(boxes)
         for tree, reach in ((self._strokes, self._stroke_reach), (self._markers, self._clearance)):
             if tree is not None:
-                hits, _ = tree.query(geoms, predicate="dwithin", distance=reach)
+                grown = shapely.box(boxes[:, 0] - reach, boxes[:, 1] - reach, boxes[:, 2] + reach, boxes[:, 3] + reach)
+                hits, _ = tree.query(grown, predicate="intersects")
                 blocked[np.unique(hits)] = True
         return blocked
 
@@ -239,18 +271,13 @@ class LabelPlacer:
         """Ids of placed labels whose box or leader touches the candidate's box or leader."""
         out = set(self._index.intersection(cand.box))
         if cand.leader_geom is not None:
-            for i in self._index.intersection(shapely.bounds(cand.leader_geom).tolist()):
-                if shapely.intersects(cand.leader_geom, shapely.box(*self._placed[i][1].box)):
+            for i in self._index.intersection(_bounds(cand.leader)):
+                if i not in out and shapely.intersects(cand.leader_geom, shapely.box(*self._placed[i][1].box)):
                     out.add(i)
-        box_geom = None
-        for i, (_, other) in self._placed.items():
-            if other.leader_geom is not None and i not in out:
-                x0, y0, x1, y1 = shapely.bounds(other.leader_geom).tolist()
-                b = cand.box
-                if x0 <= b[2] and b[0] <= x1 and y0 <= b[3] and b[1] <= y1:
-                    box_geom = box_geom if box_geom is not None else shapely.box(*b)
-                    if shapely.intersects(box_geom, other.leader_geom):
-                        out.add(i)
+        hits = [i for i in self._leader_index.intersection(cand.box) if i not in out]
+        if hits:
+            box_geom = shapely.box(*cand.box)
+            out.update(i for i in hits if shapely.intersects(box_geom, self._placed[i][1].leader_geom))
         return out
 
     def _conflicts(self, cand: _Candidate) -> bool:
@@ -260,31 +287,47 @@ class LabelPlacer:
         i = self._next_id
         self._next_id += 1
         self._index.insert(i, cand.box)
+        if cand.leader is not None:
+            self._leader_index.insert(i, _bounds(cand.leader))
         self._placed[i] = (station, cand)
         return i
 
     def _remove(self, i: int) -> tuple[str, _Candidate]:
         station, cand = self._placed.pop(i)
         self._index.delete(i, cand.box)
+        if cand.leader is not None:
+            self._leader_index.delete(i, _bounds(cand.leader))
         return station, cand
 
     def _repair(self, sid: str, options: dict[str, list[_Candidate]], at: dict[str, int]) -> bool:
-        for cand in options[sid]:
+        return self._place_pushing(sid, options, at, REPAIR_DEPTH, {sid}, None)
+
+    def _place_pushing(self, sid: str, options: dict[str, list[_Candidate]], at: dict[str, int], depth: int,
+                       moving: set[str], exclude: _Candidate | None) -> bool:
+        """Place ``sid`` at a free candidate (not ``exclude``), or at one blocked by a single
+        label that can itself be re-placed the same way: at most ``depth`` labels are
+        pushed along a chain. Everything is undone when the chain fails."""
+        mine_options = [c for c in options.get(sid, ()) if c is not exclude]
+        for cand in mine_options:
+            if not self._conflicts(cand):
+                at[sid] = self._add(sid, cand)
+                return True
+        if depth == 0:
+            return False
+        for cand in mine_options[:REPAIR_WIDTH]:
             blockers = self._blockers(cand)
             if len(blockers) != 1:
                 continue
             (b,) = blockers
-            if self._placed[b][0] not in options:
-                continue  # placed by an earlier call: stays where it is
-            other_sid, other_cand = self._remove(b)
-            mine = self._add(sid, cand)
-            for alt in options[other_sid]:
-                if alt is other_cand or self._conflicts(alt):
-                    continue
-                at[sid] = mine
-                at[other_sid] = self._add(other_sid, alt)
+            other_sid = self._placed[b][0]
+            if other_sid in moving:
+                continue
+            _, other_cand = self._remove(b)
+            del at[other_sid]
+            at[sid] = self._add(sid, cand)
+            if self._place_pushing(other_sid, options, at, depth - 1, moving | {other_sid}, other_cand):
                 return True
-            self._remove(mine)  # no other place for the blocker: undo
+            self._remove(at.pop(sid))  # the blocker found no other place: undo
             at[other_sid] = self._add(other_sid, other_cand)
         return False
 
@@ -292,6 +335,11 @@ class LabelPlacer:
     def _label(entry: tuple[str, _Candidate]) -> PlacedLabel:
         station, cand = entry
         return PlacedLabel(station, cand.text, cand.box, (cand.box[0], cand.box[1]), cand.leader)
+
+
+def _bounds(leader: tuple[float, float, float, float]) -> Box:
+    x0, y0, x1, y1 = leader
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
 def _clearance_angle(a: float, avoid: tuple[float, ...] | list[float]) -> float:

@@ -44,12 +44,13 @@ class Layout:
 
 @dataclass(frozen=True)
 class LayoutParams:
-    spread: float = 0.55  # 0: geographic, 1: fully density-equalised axes
+    spread: float = 0.0  # per-axis rank equalisation, 0: off, 1: full (exaggerates tiny offsets: off by default)
+    straighten: float = 0.1  # pull of a line's inner stations towards the midpoint of their neighbours
     fisheye: float = 0.0  # Sarkar-Brown distortion around the densest area: the centre is magnified (1 + fisheye) times
     equalise: int = 40  # steps of smooth density equalisation (Gaussian repulsion between all stations)
     equalise_sigma: float = 0.1  # kernel width, as a fraction of the map's long side
-    min_station_gap: float = 95.0  # reference px between station centres
-    min_edge_gap: float = 55.0  # reference px between a station and a line it is not on
+    min_station_gap: float = 115.0  # reference px between station centres
+    min_edge_gap: float = 80.0  # reference px between a station and a line it is not on
     iterations: int = 160
     max_aspect: float = 1.35  # height / width of the map area, either way round
 
@@ -65,6 +66,7 @@ class LayoutBase:
     params: LayoutParams
     geo: np.ndarray  # projected positions before spreading: which side of a line each station is on
     allowed: frozenset  # edge pairs that cross in the geography itself
+    triples: np.ndarray  # (k, 3) consecutive stations a, b, c along a line: b is pulled towards straight
 
 
 def compute_layout(annotation: Annotation, params: LayoutParams = LayoutParams()) -> Layout:
@@ -109,6 +111,15 @@ def layout_base(annotation: Annotation, params: LayoutParams = LayoutParams()) -
                 edge_set.add((min(i, j), max(i, j)))
     edges = tuple(sorted(edge_set))
     e = np.array(edges, dtype=int).reshape(-1, 2)
+    triple_set: set[tuple[int, int, int]] = set()
+    for line in annotation.lines:
+        for k, segment in enumerate(line.segments):
+            seq = [index[sid] for sid in segment]
+            if line.loop and k == 0 and len(seq) > 2:
+                seq = [seq[-1], *seq, seq[0]]
+            for a, b, c in zip(seq, seq[1:], seq[2:]):
+                triple_set.add((min(a, c), b, max(a, c)))
+    triples = np.array(sorted(triple_set), dtype=int).reshape(-1, 3)
 
     pos = _fit(pos, REF_LONG, params.max_aspect)
     geo = pos.copy()
@@ -121,14 +132,15 @@ def layout_base(annotation: Annotation, params: LayoutParams = LayoutParams()) -
         if params.fisheye > 0:
             pos = _fit(_fisheye(pos, _focus(pos), params.fisheye), REF_LONG, params.max_aspect)
     pos = _separate_duplicates(pos)
-    return LayoutBase(ids, pos, edges, source, params, geo, frozenset(allowed))
+    return LayoutBase(ids, pos, edges, source, params, geo, frozenset(allowed), triples)
 
 
 def finish_layout(base: LayoutBase, room: dict[int, float] | None = None) -> Layout:
     """Relax the base positions; ``room`` gives some stations extra personal space (ref px)."""
     pos = base.pos
     if base.params.iterations > 0 and len(base.ids) > 2:
-        pos = _relax(pos, np.array(base.edges, dtype=int).reshape(-1, 2), base.params, room or {}, base.geo, set(base.allowed))
+        pos = _relax(pos, np.array(base.edges, dtype=int).reshape(-1, 2), base.params, room or {}, base.geo,
+                     set(base.allowed), base.triples)
         pos = _fit(pos, REF_LONG, base.params.max_aspect)
     width = float(pos[:, 0].max()) if len(pos) else 1.0
     height = float(pos[:, 1].max()) if len(pos) else 1.0
@@ -192,6 +204,10 @@ def _equalise(pos: np.ndarray, steps: int, sigma: float) -> np.ndarray:
         w = np.exp(-d2 / (2 * sigma * sigma))
         np.fill_diagonal(w, 0.0)
         push = (w[:, :, None] * diff).sum(1) / max(1.0, n ** 0.5)
+        # neighbours move alike: average the pushes over a narrower kernel, so lines bend
+        # gently instead of kinking where the density changes
+        ws = np.exp(-d2 / (2 * (0.5 * sigma) ** 2))
+        push = (ws @ push) / ws.sum(1, keepdims=True)
         norm = np.linalg.norm(push, axis=1, keepdims=True)
         cap = 0.1 * sigma
         pos = pos + np.where(norm > cap, push * (cap / np.maximum(norm, 1e-9)), push)
@@ -309,7 +325,7 @@ def _untangle(pos: np.ndarray, geo: np.ndarray, edges: np.ndarray, pairs: list[t
 
 
 def _relax(pos: np.ndarray, edges: np.ndarray, p: LayoutParams, room: dict[int, float], geo: np.ndarray,
-           allowed: set[tuple[int, int]]) -> np.ndarray:
+           allowed: set[tuple[int, int]], triples: np.ndarray | None = None) -> np.ndarray:
     anchor = pos.copy()
     n = len(pos)
     extra = np.zeros(n)
@@ -345,6 +361,10 @@ def _relax(pos: np.ndarray, edges: np.ndarray, p: LayoutParams, room: dict[int, 
             edge_force = pull - turn
             _accumulate(force, i, edge_force / 2)
             _accumulate(force, j, -edge_force / 2)
+        # straighten: a station between two neighbours on a line moves towards their midpoint
+        if triples is not None and len(triples):
+            a, b, c = triples[:, 0], triples[:, 1], triples[:, 2]
+            _accumulate(force, b, p.straighten * ((pos[a] + pos[c]) / 2 - pos[b]))
         # station-station repulsion
         if len(sa):
             diff = pos[sa] - pos[sb]
