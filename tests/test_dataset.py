@@ -170,7 +170,8 @@ def test_build_writes_the_design_folder(tmp_path, mini_with_image):
     assert {r["figure"] for r in rows} == {"maps/mini.png"} and {r["annotation"] for r in rows} == {"annotations/mini.json"}
     assert all(r["split"] == s for s, rs in data.items() for r in rs)
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nconfigs:\n- config_name: default\n") and "path: data/train-*.parquet" in card
+    front = card.split("---\n")[1]  # YAML front matter: load_dataset finds the splits through `configs`
+    assert card.startswith("---\n") and "configs:\n- config_name: default\n" in front and "path: data/train-*" in front
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
 

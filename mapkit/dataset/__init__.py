@@ -1,5 +1,5 @@
 """Dataset folders (DESIGN.md): records and their schema, splits, writing, reading,
-validating, the minimal card, and ``build_dataset`` which `mapkit build` calls.
+validating (the card is mapkit.card), and ``build_dataset`` which `mapkit build` calls.
 
 Example::
 
@@ -9,14 +9,13 @@ Example::
     135
 """
 from mapkit.dataset.build import BuildResult, build_dataset, has_coordinates, resolve_counts
-from mapkit.dataset.card import card_text, counts_table, write_card
 from mapkit.dataset.folder import MapFile, counts, read_dataset, split_file, validate_folder, write_dataset
 from mapkit.dataset.records import ARROW_SCHEMA, COLUMNS, record_problems, validate_records, write_parquet
 from mapkit.dataset.splits import assign_splits, check_split_leaks, question_groups
 
 __all__ = [
-    "ARROW_SCHEMA", "COLUMNS", "BuildResult", "MapFile", "assign_splits", "build_dataset", "card_text",
-    "check_split_leaks", "counts", "counts_table", "has_coordinates", "question_groups", "read_dataset",
-    "record_problems", "resolve_counts", "split_file", "validate_folder", "validate_records", "write_card",
+    "ARROW_SCHEMA", "COLUMNS", "BuildResult", "MapFile", "assign_splits", "build_dataset",
+    "check_split_leaks", "counts", "has_coordinates", "question_groups", "read_dataset",
+    "record_problems", "resolve_counts", "split_file", "validate_folder", "validate_records",
     "write_dataset", "write_parquet",
 ]

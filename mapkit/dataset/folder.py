@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import mapkit
-from mapkit.dataset.card import card_text
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
 from mapkit.errors import DatasetError
@@ -81,8 +80,7 @@ def split_file(split: str) -> str:
 
 
 def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations: Mapping[str, Path],
-                  maps: Iterable[MapFile], manifest: dict[str, Any],
-                  card: Callable[[Mapping[str, Any]], str] = card_text) -> Path:
+                  maps: Iterable[MapFile], manifest: dict[str, Any]) -> Path:
     """Validate and write a dataset folder atomically; returns ``out``.
 
     ``annotations`` maps city -> annotation file to copy; ``manifest`` is completed with
@@ -116,7 +114,9 @@ def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations
             write_parquet(by_split[split], tmp / split_file(split))
         manifest["files"] = {str(f.relative_to(tmp)): sha256_file(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-        (tmp / "README.md").write_text(card(manifest), encoding="utf-8")
+        from mapkit.card import write_card  # reads back what was just written: counts come from the files
+
+        write_card(tmp)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
