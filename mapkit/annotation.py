@@ -339,6 +339,13 @@ def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> 
             served[sid].add(line["id"])
 
     line_ids = set(seen_ids)
+    code_owner: dict[tuple[str, str], str] = {}
+    for sid, st in stations.items():
+        for line_id, code in st.get("codes", {}).items():
+            other = code_owner.setdefault((line_id, code), sid)
+            if other != sid:
+                yield err(f"stations.{sid}.codes.{line_id}", f"code {code!r} on line {line_id!r} is also given to station {other!r}",
+                          "each station code names one station; fix the code of one of them")
     image = data.get("image")
     names = Counter(s["name"].strip().casefold() for s in stations.values())
     for sid, st in stations.items():

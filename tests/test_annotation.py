@@ -88,6 +88,7 @@ def mutate(mini, fn):
         (lambda d: d["lines"][0]["segments"][1].__setitem__(0, "h"), "lines[0].segments[1][0]", "branch starts at 'h'"),
         (lambda d: d["stations"]["b"]["codes"].__setitem__("X", "X1"), "stations.b.codes.X", "unknown line"),
         (lambda d: d["stations"]["b"]["codes"].__setitem__("B", "B9"), "stations.b.codes.B", "not on that line"),
+        (lambda d: d["stations"]["a"].__setitem__("codes", {"R": "R02"}), "stations.b.codes.R", "also given to station 'a'"),
         (lambda d: d.pop("stations"), "(top level)", "'stations' is a required property"),
         (lambda d: d.__setitem__("colour", "red"), "(top level)", "'colour' was unexpected"),
         (lambda d: d["lines"][0].__setitem__("uncertain_segments", [5]), "lines[0].uncertain_segments", "does not exist"),
