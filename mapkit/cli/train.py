@@ -25,7 +25,14 @@ _METAVAR = {"data": "OUT|REPO_ID[@REVISION]", "model": "tiny|PATH", "out": "RUN"
 
 def _run(config: Path | None, **given: Any) -> None:
     cfg = GRPOConfig.load(config, **given)
+    import torch
+
     from mapkit.train.trainer import train as run_training
+
+    if cfg.is_smoke and not torch.cuda.is_available():
+        # the tiny model's matrices are too small to split across threads: extra OpenMP
+        # workers only spin, and on a busy 2-core machine they double the wall time
+        torch.set_num_threads(1)
 
     _log_to_stderr()  # the first line says SMOKE MODEL when --model tiny
     result = run_training(cfg)
