@@ -184,16 +184,20 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
     base = layout_base(annotation)
     room: dict[int, float] = {}
     plan = None
-    for attempt in range(ROOM_ROUNDS + 1):
+    best = None
+    for _ in range(ROOM_ROUNDS + 1):
         layout = finish_layout(base, room)
-        last = attempt == ROOM_ROUNDS
-        plan = _plan(annotation, layout, st, width, fonts_used, legend_grid, route, route_stations, small_font=last)
-        if not plan.unplaced or last:
+        plan = _plan(annotation, layout, st, width, fonts_used, legend_grid, route, route_stations)
+        score = (len(plan.unplaced), len(_reduced(plan)))
+        if best is None or score < best[0]:
+            best = (score, plan)
+        if score == (0, 0):
             break
         index = layout.index
-        for sid in plan.unplaced:
+        for sid in [*plan.unplaced, *_reduced(plan)]:
             room[index[sid]] = room.get(index[sid], 0.0) + ROOM_STEP
-    assert plan is not None
+    assert best is not None
+    plan = best[1]  # the round with fewest labels left out, then fewest in a smaller type
     image = _draw(annotation, plan, st, width, fonts_used, legend_items, legend_grid, route, route_stations, title_text)
     geometry = _geometry(annotation, plan, width, fonts.name, route)
     _, cols, col_w, row_h = legend_grid
@@ -208,13 +212,17 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
     return Rendered(image, geometry, plan.layout)
 
 
-ROOM_ROUNDS = 2  # extra layout rounds for stations whose labels found no place
+ROOM_ROUNDS = 2  # extra layout rounds for stations whose labels found no place (at full size)
 ROOM_STEP = 45.0  # reference px of personal space added to such a station per round
 SMALL_LABELS = (0.8, 0.66)  # type sizes, relative to the other labels, for names placed as a last resort
 
 
+def _reduced(plan: _Plan) -> list[str]:
+    return [sid for sid in plan.layout.ids if sid in plan.placed and plan.placed[sid].text.font_size < plan.label_size]
+
+
 def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_used: dict, legend_grid,
-          route, route_stations: set[str], small_font: bool = False) -> _Plan:
+          route, route_stations: set[str], small_font: bool = True) -> _Plan:
     inner_w = width - 2 * st.margin - 2 * st.pad
     scale = min(inner_w / layout.width, inner_w * 1.35 / layout.height)
     map_w, map_h = layout.width * scale, layout.height * scale
@@ -277,10 +285,13 @@ def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_
         angles = tuple(math.atan2(pos[j][1] - pos[i][1], pos[j][0] - pos[i][0]) for j in neighbours.get(i, []))
         specs.append(LabelSpec(sid, center, box, tuple(variants), angles, first=sid in route_stations, marker_index=i))
     placed, unplaced = placer.place_all(specs)
-    for factor in SMALL_LABELS if small_font else ():
+    # last resorts for names that found no place: a smaller type; then, smallest, also
+    # beside a marker that is not the nearest one (better an ambiguous name than none)
+    passes = [(f, True) for f in SMALL_LABELS] + [(SMALL_LABELS[-1], False)] if small_font else []
+    for factor, strict in passes:
         if not unplaced:
             break
-        # last resort: the names that found no place, in a smaller type
+        placer.strict_nearest = strict
         left = set(unplaced)
         retry = []
         for spec in specs:
@@ -382,7 +393,7 @@ def _geometry(annotation: Annotation, plan: _Plan, width: int, font_name: str, r
         "labels": {sid: [_r(v) for v in plan.placed[sid].box] for sid in ids if sid in plan.placed},
         "unplaced_labels": list(plan.unplaced),
         # names that only fitted in a smaller type (the last-resort sizes)
-        "reduced_labels": [sid for sid in ids if sid in plan.placed and plan.placed[sid].text.font_size < plan.label_size],
+        "reduced_labels": _reduced(plan),
         "lines": {lid: [[[_r(x), _r(y)] for x, y in p] for p in paths] for lid, paths in plan.line_paths.items()},
         "map_area": [_r(v) for v in plan.map_box],
     }

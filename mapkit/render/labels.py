@@ -120,6 +120,7 @@ class LabelPlacer:
         self._placed: dict[int, tuple[str, _Candidate]] = {}  # rtree id -> (station, candidate)
         self._next_id = 0
         self._options: dict[str, list[_Candidate]] = {}  # every station's free candidates, across calls
+        self.strict_nearest = True  # refuse boxes nearer another station than their own (off for a last try)
         self._at: dict[str, int] = {}  # station -> rtree id of its label
 
     # ------------------------------------------------------------ public
@@ -195,7 +196,7 @@ class LabelPlacer:
         if ok.any():
             ok[ok] = ~self._fixed_blocked(boxes[ok])
         # a label must not sit nearer another station than its own: readers take it for that one
-        if ok.any() and self._markers is not None:
+        if ok.any() and self._markers is not None and self.strict_nearest:
             ok[ok] = self._nearest_is_own(boxes[ok], spec)
         keep = np.flatnonzero(ok)
         far = [k for k in keep if meta[k] % 100 >= LEADER_RING]
