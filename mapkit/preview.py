@@ -274,6 +274,9 @@ def _panel(annotation: Annotation, image_path: Path, fonts: FontSet, names_ok: b
     text(f"on {image_path.name}", small, (90, 90, 90))
     served = sum(1 for s in numbers if s in xy)
     text(f"{served} of {len(numbers)} stations drawn; circles are numbered in annotation order", small, (90, 90, 90))
+    if not names_ok:
+        text("Names are left out: they need a font for their script (pass --font, e.g. a Noto CJK font); "
+             "`mapkit preview --key` prints the number of every station", small, (160, 90, 0))
     ops.append(("gap", None, None, None))
     text("Lines", head)
     for line in annotation.lines:

@@ -140,8 +140,10 @@ def test_cjk_names_need_a_font(mini, tmp_path):
 def test_missing_coordinates_and_xy_maps(mini):
     data = mini.to_dict()
     del data["stations"]["c"]["lonlat"]
+    data["stations"]["c"]["name"] = "中央"  # a font problem too, but the missing coordinates are said first
     with pytest.raises(RenderError, match=r"1 of 12 stations have no lonlat \(c\)"):
         render_map(loads(data), width=800)
+    data["stations"]["c"]["name"] = "Central"
     # xy everywhere (a traced map) renders from xy
     for k, st in enumerate(data["stations"].values()):
         st.pop("lonlat", None)

@@ -157,6 +157,7 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
     """
     if not isinstance(width, int) or isinstance(width, bool) or not MIN_WIDTH <= width <= MAX_WIDTH:
         raise RenderError(f"width must be a whole number of pixels from {MIN_WIDTH} to {MAX_WIDTH}, got {width!r}")
+    base = layout_base(annotation)  # first: no coordinates is the more basic problem than no font
     fonts = FontSet.load(font)
     title_text = title if title is not None else annotation.name
     texts = {f"station {sid}": st.name for sid, st in annotation.stations.items()}
@@ -181,7 +182,6 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
 
     # Lay out, place labels; where labels found no room, give those stations more room
     # in the layout and try again (a few rounds, deterministic).
-    base = layout_base(annotation)
     room: dict[int, float] = {}
     plan = None
     best = None

@@ -126,14 +126,13 @@ class LabelPlacer:
     # ------------------------------------------------------------ public
     def place_all(self, specs: list[LabelSpec]) -> tuple[dict[str, PlacedLabel], list[str]]:
         """Place every label; returns the placed ones by station and the stations left out."""
-        near = range(0, LEADER_RING)
-        options: dict[str, list[_Candidate]] = {}
-        for spec in specs:
-            found = self._free_candidates(spec, near)
-            if len(found) < 8:  # crowded: also try boxes slid sideways along each direction
-                found += self._free_candidates(spec, near, slides=(-0.35, 0.35))
-            options[spec.station] = found
-        self._options.update(options)
+        near = range(LEADER_RING)
+        found = self._candidates(specs, near)
+        crowded = [k for k, c in enumerate(found) if len(c) < 8]
+        # crowded stations also try boxes slid sideways along each direction
+        for k, more in zip(crowded, self._candidates([specs[k] for k in crowded], near, slides=(-0.35, 0.35))):
+            found[k] = found[k] + more
+        self._options.update({spec.station: c for spec, c in zip(specs, found)})
         options = self._options
         order = sorted(range(len(specs)), key=lambda k: (not specs[k].first, min(len(options[specs[k].station]), 12), k))
         at = self._at  # station -> rtree id of its label
@@ -144,7 +143,7 @@ class LabelPlacer:
             sid = spec.station
             cand = next((c for c in options[sid] if not self._conflicts(c)), None)
             if cand is None:  # nothing close: try further out, with a leader line
-                extra = self._free_candidates(spec, far) + self._free_candidates(spec, far, slides=(-0.35, 0.35))
+                extra = self._candidates([spec], far)[0] + self._candidates([spec], far, slides=(-0.35, 0.35))[0]
                 options[sid] = options[sid] + extra
                 cand = next((c for c in extra if not self._conflicts(c)), None)
             if cand is None:
@@ -162,68 +161,71 @@ class LabelPlacer:
         return placed, unplaced  # placed: every label so far, this call's and earlier ones
 
     # ------------------------------------------------------------ candidates
-    def _free_candidates(self, spec: LabelSpec, rings: range, slides: tuple[float, ...] = (0.0,)) -> list[_Candidate]:
-        """Candidates of ``spec`` on the given rings that no stroke or marker blocks, in preference order."""
-        cx, cy = spec.center
-        marker = spec.marker
-        hw = max(marker[2] - cx, cx - marker[0])
-        hh = max(marker[3] - cy, cy - marker[1])
-        dirs = np.array(sorted(range(16), key=lambda k: (-round(_clearance_angle(_ANGLES[k], spec.avoid_angles), 2), _DIR_RANK[k])))
-        ux, uy = _COS[dirs], _SIN[dirs]
-        with np.errstate(divide="ignore"):
-            reach = np.minimum(np.where(np.abs(ux) > 1e-9, hw / np.abs(ux), np.inf),
-                               np.where(np.abs(uy) > 1e-9, hh / np.abs(uy), np.inf))
-        # the side of the box facing the station touches the point beyond the marker in direction u
-        fx0 = 0.5 * (1 - np.clip(ux * 2.4, -1, 1))
-        fy0 = 0.5 * (1 - np.clip(uy * 2.4, -1, 1))
-        chunks, metas = [], []
-        for ring in rings:
-            dist = reach + _RINGS[ring] * self._step
-            px, py = cx + ux * dist, cy + uy * dist
-            for t, text in enumerate(spec.texts):
-                for slide in slides:
-                    # a slide moves the box across the direction (sideways for up/down, up/down for sideways)
-                    x0 = px - np.clip(fx0 + slide * np.abs(uy), 0, 1) * text.width
-                    y0 = py - np.clip(fy0 + slide * np.abs(ux), 0, 1) * text.height
-                    chunks.append(np.column_stack([x0, y0, x0 + text.width, y0 + text.height]))
-                    metas.append(np.full(len(dirs), t * 100 + ring))
-        if not chunks:
-            return []
-        boxes = np.concatenate(chunks)
-        meta = np.concatenate(metas)
+    def _candidates(self, specs: list[LabelSpec], rings: range, slides: tuple[float, ...] = (0.0,)) -> list[list[_Candidate]]:
+        """For each spec, its candidates on the given rings that no stroke or marker blocks,
+        in preference order. All specs are tested together: one tree query per obstacle kind."""
+        boxes_l, meta_l, owner_l = [], [], []
+        for n, spec in enumerate(specs):
+            cx, cy = spec.center
+            marker = spec.marker
+            hw = max(marker[2] - cx, cx - marker[0])
+            hh = max(marker[3] - cy, cy - marker[1])
+            dirs = np.array(sorted(range(16), key=lambda k: (-round(_clearance_angle(_ANGLES[k], spec.avoid_angles), 2), _DIR_RANK[k])))
+            ux, uy = _COS[dirs], _SIN[dirs]
+            with np.errstate(divide="ignore"):
+                reach = np.minimum(np.where(np.abs(ux) > 1e-9, hw / np.abs(ux), np.inf),
+                                   np.where(np.abs(uy) > 1e-9, hh / np.abs(uy), np.inf))
+            # the side of the box facing the station touches the point beyond the marker in direction u
+            fx0 = 0.5 * (1 - np.clip(ux * 2.4, -1, 1))
+            fy0 = 0.5 * (1 - np.clip(uy * 2.4, -1, 1))
+            for ring in rings:
+                dist = reach + _RINGS[ring] * self._step
+                px, py = cx + ux * dist, cy + uy * dist
+                for t, text in enumerate(spec.texts):
+                    for slide in slides:
+                        # a slide moves the box across the direction (sideways for up/down, up/down for sideways)
+                        x0 = px - np.clip(fx0 + slide * np.abs(uy), 0, 1) * text.width
+                        y0 = py - np.clip(fy0 + slide * np.abs(ux), 0, 1) * text.height
+                        boxes_l.append(np.column_stack([x0, y0, x0 + text.width, y0 + text.height]))
+                        meta_l.append(np.full(len(dirs), t * 100 + ring))
+                        owner_l.append(np.full(len(dirs), n))
+        out: list[list[_Candidate]] = [[] for _ in specs]
+        if not boxes_l:
+            return out
+        boxes, meta, owner = np.concatenate(boxes_l), np.concatenate(meta_l), np.concatenate(owner_l)
         bx0, by0, bx1, by1 = self._bounds
         ok = (boxes[:, 0] >= bx0) & (boxes[:, 1] >= by0) & (boxes[:, 2] <= bx1) & (boxes[:, 3] <= by1)
         if ok.any():
             ok[ok] = ~self._fixed_blocked(boxes[ok])
         # a label must not sit nearer another station than its own: readers take it for that one
         if ok.any() and self._markers is not None and self.strict_nearest:
-            ok[ok] = self._nearest_is_own(boxes[ok], spec)
+            ok[ok] = self._nearest_is_own(boxes[ok], [specs[n] for n in owner[ok]])
         keep = np.flatnonzero(ok)
-        far = [k for k in keep if meta[k] % 100 >= LEADER_RING]
-        leader_of = dict(zip(far, self._leaders(cx, cy, hw, hh, boxes[far]))) if far else {}
-        out = []
-        for k in keep:
+        far = keep[meta[keep] % 100 >= LEADER_RING]
+        leader_of = dict(zip(far.tolist(), self._leaders([specs[n] for n in owner[far]], boxes[far]))) if len(far) else {}
+        for k in keep.tolist():
             leader = geom = None
             if k in leader_of:
                 leader, geom = leader_of[k]
                 if leader is None:
                     continue
-            out.append(_Candidate(tuple(float(v) for v in boxes[k]), spec.texts[meta[k] // 100], leader, geom))
+            spec = specs[owner[k]]
+            out[owner[k]].append(_Candidate(tuple(float(v) for v in boxes[k]), spec.texts[meta[k] // 100], leader, geom))
         return out
 
-    def _nearest_is_own(self, boxes: np.ndarray, spec: LabelSpec) -> np.ndarray:
+    def _nearest_is_own(self, boxes: np.ndarray, owners: list[LabelSpec]) -> np.ndarray:
         """True where no other station's marker is nearer the box than the station's own:
         a reader takes a label for the station it is closest to."""
-        m = spec.marker
-        dx = np.maximum(np.maximum(boxes[:, 0] - m[2], 0), m[0] - boxes[:, 2])
-        dy = np.maximum(np.maximum(boxes[:, 1] - m[3], 0), m[1] - boxes[:, 3])
+        m = np.array([spec.marker for spec in owners], dtype=float).reshape(-1, 4)
+        dx = np.maximum(np.maximum(boxes[:, 0] - m[:, 2], 0), m[:, 0] - boxes[:, 2])
+        dy = np.maximum(np.maximum(boxes[:, 1] - m[:, 3], 0), m[:, 1] - boxes[:, 3])
         own = np.hypot(dx, dy)  # box to own marker, edge to edge like the query below
         geoms = shapely.box(*boxes.T)
         # with a margin: a label about as near another station as its own is ambiguous too
         hits, markers = self._markers.query(geoms, predicate="dwithin", distance=own + 4 * self._clearance)
+        mine = np.array([spec.marker_index for spec in owners])
         keep = np.ones(len(boxes), dtype=bool)
-        other = markers != spec.marker_index
-        keep[hits[other]] = False
+        keep[hits[markers != mine[hits]]] = False
         return keep
 
     def _fixed_blocked(self, boxes: np.ndarray) -> np.ndarray:
@@ -241,12 +243,17 @@ class LabelPlacer:
                 blocked[np.unique(hits)] = True
         return blocked
 
-    def _leaders(self, cx: float, cy: float, hw: float, hh: float, boxes: np.ndarray) -> list[tuple]:
-        """For each box, (leader, geometry) from the marker's edge to the box's nearest point,
-        or (None, None) when a stroke or marker is in the way."""
+    def _leaders(self, owners: list[LabelSpec], boxes: np.ndarray) -> list[tuple]:
+        """For each box, (leader, geometry) from its station's marker edge to the box's
+        nearest point, or (None, None) when a stroke or marker is in the way."""
         if not len(boxes):
             return []
         b = np.asarray(boxes)
+        c = np.array([spec.center for spec in owners], dtype=float)
+        m = np.array([spec.marker for spec in owners], dtype=float)
+        cx, cy = c[:, 0], c[:, 1]
+        hw = np.maximum(m[:, 2] - cx, cx - m[:, 0])
+        hh = np.maximum(m[:, 3] - cy, cy - m[:, 1])
         bx = np.clip(cx, b[:, 0], b[:, 2])
         by = np.clip(cy, b[:, 1], b[:, 3])
         dx, dy = bx - cx, by - cy
@@ -259,13 +266,13 @@ class LabelPlacer:
         sx, sy = cx + dx / norm * (reach + gap), cy + dy / norm * (reach + gap)
         coords = np.stack([np.column_stack([sx, sy]), np.column_stack([bx, by])], axis=1)
         segs = shapely.linestrings(coords)
-        bad = np.zeros(len(boxes), dtype=bool)
+        bad = np.zeros(len(b), dtype=bool)
         for tree, dist in ((self._strokes, self._stroke_reach * 0.5), (self._markers, self._clearance * 0.5)):
             if tree is not None:
                 hits, _ = tree.query(segs, predicate="dwithin", distance=dist)
                 bad[np.unique(hits)] = True
         return [(None, None) if bad[k] else ((float(sx[k]), float(sy[k]), float(bx[k]), float(by[k])), segs[k])
-                for k in range(len(boxes))]
+                for k in range(len(b))]
 
     # ------------------------------------------------------------ placed labels
     def _blockers(self, cand: _Candidate) -> set[int]:

@@ -100,7 +100,7 @@ def layout_base(annotation: Annotation, params: LayoutParams = LayoutParams()) -
         raise RenderError(
             f"{annotation.city}: cannot draw a map: {len(missing)} of {len(ids)} stations have no lonlat ({shown})"
             + (f" and {len(no_xy)} have no xy" if no_xy else "")
-            + "; add [longitude, latitude] to every station (or xy on the map image to all of them)"
+            + "; give every station a lonlat (longitude, latitude), or every station an xy on the map image"
         )
     index = {sid: i for i, sid in enumerate(ids)}
     edge_set: set[tuple[int, int]] = set()
