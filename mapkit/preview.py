@@ -296,12 +296,13 @@ def _panel(annotation: Annotation, image_path: Path, fonts: FontSet, names_ok: b
     heights = [lh(f) if kind != "gap" else size for kind, _, f, _ in ops]
     used = pad * 2 + sum(heights)
     key = [f"{n}  {annotation.stations[sid].name}" for sid, n in numbers.items() if sid in xy] if names_ok else []
-    key_h = lh(small)
+    keyf = fonts.get(max(10.0, size * 0.62))
+    key_h = lh(keyf)
     cols = rows = 0
     if key:
         used += lh(head) + size
         # as many columns as fit at a readable width; rows fill the height the map gives
-        max_cols = max(1, int((width - 2 * pad) // max(small.getlength("000  " + "M" * 9), 1)))
+        max_cols = max(1, int((width - 2 * pad) // max(keyf.getlength("000  " + "M" * 8), 1)))
         rows = max(1, int(max(min_height - used, key_h * 8) // key_h))
         cols = min(max_cols, math.ceil(len(key) / rows))
         rows = math.ceil(len(key) / cols)
@@ -326,7 +327,7 @@ def _panel(annotation: Annotation, image_path: Path, fonts: FontSet, names_ok: b
         for i, entry in enumerate(key):
             c, r = divmod(i, rows)
             x0 = pad + c * col_w
-            while small.getlength(entry) > col_w - size * 0.4 and len(entry) > 4:
+            while keyf.getlength(entry) > col_w - size * 0.4 and len(entry) > 4:
                 entry = entry[:-2] + "\u2026"
-            draw.text((x0, y + r * key_h), entry, font=small, fill=INK, anchor="la")
+            draw.text((x0, y + r * key_h), entry, font=keyf, fill=INK, anchor="la")
     return panel
