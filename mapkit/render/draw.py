@@ -4,6 +4,13 @@ Lines, markers and the legend are drawn with OpenCV's anti-aliased primitives at
 sub-pixel precision (``shift``); text with Pillow and a white halo. Sizes are
 proportional to the image width (a 4000 px image has 10 px lines and 24 px labels),
 so a smaller render is the same picture scaled down.
+
+Labels decide the layout's last details: after placing them, stations whose names found
+no place (or only fitted in a smaller type) get more room in the layout and everything
+is placed again, a few rounds; the round with fewest such names is kept. Names still
+without a place are tried in a smaller type, and, smallest, even where another station
+is as near (better an ambiguous name than none); what is left is reported in
+``geometry["unplaced_labels"]``.
 """
 from __future__ import annotations
 

@@ -9,11 +9,15 @@ Fixed obstacles (line strokes as short segments, station markers, the map area's
 are tested once for all candidates with shapely STRtree ``dwithin`` queries, so a label
 keeps a small clearance from every stroke. Placed labels go into an rtree index.
 
+A candidate nearer another station's marker than its own is refused too: readers
+take a name for the station it is closest to.
+
 Stations are placed most constrained first (fewest candidates free of fixed
 obstacles), each taking its first candidate that no placed label or leader touches.
-A repair pass then retries each station left without a label: when one placed label
-blocks a candidate, that label is moved to another free candidate of its own if it has
-one. A label that still finds no free position is reported, never drawn over anything.
+A repair pass then retries each station left without a label: when a single placed
+label blocks one of its candidates, that label is pushed to another free candidate of
+its own, along a chain of at most ``REPAIR_DEPTH`` labels. A label that still finds no
+free position is reported, never drawn over anything.
 """
 from __future__ import annotations
 

@@ -6,13 +6,18 @@ side is ``REF_LONG`` px; the drawing code scales them to the requested width.
 
 1. Project ``lonlat`` equirectangularly (longitude scaled by cos of the mean latitude),
    or take ``xy`` as they are (y already points down).
-2. Spread (lonlat only): a per-axis density equalisation blended with the linear
-   position, so a dense centre (central Tokyo) gets more room and the sparse suburbs
-   less, without changing the left-to-right or top-to-bottom order of stations.
-3. Relax: a few hundred small steps that push stations apart from each other and from
-   lines they are not on, even out the spacing along lines and nudge each edge towards
-   the nearest multiple of 45 degrees, while an anchor keeps every station near its
-   spread position. A step that would add a line crossing is taken back.
+2. Spread (lonlat only): a smooth density equalisation (``_equalise``): every station
+   is pushed away from the others through a wide Gaussian kernel and the pushes are
+   averaged over neighbours, so a dense centre (central Tokyo) grows relative to the
+   sparse suburbs while lines bend gently instead of kinking. (A per-axis rank
+   equalisation and a fisheye exist as options, off by default.)
+3. Relax: small steps that push stations apart from each other and from lines they
+   are not on, straighten lines (each inner station towards the midpoint of its
+   neighbours), even out spacing and nudge edges towards multiples of 45 degrees,
+   while an anchor keeps every station near its spread position. Two edges that cross
+   now but not in the geography are pushed back to the sides they were on.
+   ``finish_layout(base, room)`` re-runs this step with extra personal space for
+   chosen stations (the renderer gives it to stations whose labels found no place).
 """
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ class LayoutParams:
     equalise_sigma: float = 0.1  # kernel width, as a fraction of the map's long side
     min_station_gap: float = 115.0  # reference px between station centres
     min_edge_gap: float = 80.0  # reference px between a station and a line it is not on
-    iterations: int = 160
+    iterations: int = 160  # relaxation steps
     max_aspect: float = 1.35  # height / width of the map area, either way round
 
 
