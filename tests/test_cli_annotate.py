@@ -91,3 +91,12 @@ def test_data_half_never_imports_torch(mini_path, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_messages_with_brackets_are_printed_verbatim(run_cli, tmp_path, mini_path):
+    data = json.loads(mini_path.read_text())
+    data["stations"]["a"]["lonlat"] = "east"
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(data))
+    code, _, err = run_cli("validate", path)
+    assert code == 1 and "[longitude, latitude]" in err  # rich markup must not eat the brackets

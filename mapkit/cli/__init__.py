@@ -8,7 +8,7 @@ from typing import Sequence
 
 import typer
 
-from mapkit.cli._app import app, err
+from mapkit.cli._app import app, err, error
 from mapkit.errors import MapkitError
 
 # Importing a module registers its commands on `app`. Heavy dependencies (torch,
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     except MapkitError as e:
         for line in str(e).splitlines() or [type(e).__name__]:
-            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+            error(line)
         return e.exit_code
     except typer.Exit as e:
         return e.exit_code

@@ -5,6 +5,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="mapkit",
@@ -17,17 +18,22 @@ app = typer.Typer(
 
 # Results go to stdout, diagnostics (warnings, progress, errors) to stderr so output
 # can be piped.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}", markup=True)
+    # Messages quote user data ("[lon, lat]", file names): escape so rich shows them verbatim.
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", markup=True)
+
+
+def error(message: str) -> None:
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True)
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print an error and return the Exit to raise: ``raise fail("...")``."""
-    err.print(f"[red]error:[/red] {message}", markup=True)
+    error(message)
     return typer.Exit(code)
 
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from mapkit.cli._app import app, err, out, warn
+from mapkit.cli._app import app, error, out, warn
 
 import_app = typer.Typer(help="Convert other formats (ReasonMap JSON, GTFS) into native annotations.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
@@ -39,7 +39,7 @@ def validate(
         except AnnotationError as e:
             bad += 1
             for problem in e.problems:
-                err.print(f"[red]error:[/red] {problem}", markup=True)
+                error(str(problem))
             continue
         if not quiet:
             for problem in annotation.warnings:

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import typer
-from rich.markup import escape
 
 from mapkit.cli._app import app, out, warn
 from mapkit.cli.annotate import import_app
@@ -49,11 +48,11 @@ def render(
     rendered = render_map(annotation, width=width, font=font, highlight_route=route, title=title)
     png, geo = rendered.save(target)
     g = rendered.geometry
-    out.print(escape(f"wrote {png} ({g['width']}x{g['height']}, {len(g['stations'])} stations, {len(annotation.lines)} lines) and {geo}"))
+    out.print(f"wrote {png} ({g['width']}x{g['height']}, {len(g['stations'])} stations, {len(annotation.lines)} lines) and {geo}")
     unplaced = g["unplaced_labels"]
     if unplaced:
         names = ", ".join(annotation.stations[s].name for s in unplaced[:10]) + (", ..." if len(unplaced) > 10 else "")
-        warn(escape(f"{len(unplaced)} label(s) could not be placed without overlapping: {names} (a larger --width gives them room)"))
+        warn(f"{len(unplaced)} label(s) could not be placed without overlapping: {names} (a larger --width gives them room)")
     else:
         out.print("all labels placed")
 
@@ -75,7 +74,7 @@ def _load_for_preview(path: Path):
         data = json.loads(path.read_text(encoding="utf-8"))
         block = data.pop("image")
         for p in e.problems:
-            warn(escape(str(p)))
+            warn(str(p))
         return loads(data, source=str(path), path=path), (path.parent / block["file"]).resolve()
 
 
@@ -108,15 +107,15 @@ def preview(
     result = do_preview(annotation, image, max_side=max_size, font=font)
     written = result.save(out_file)
     if result.message:
-        warn(escape(result.message))
+        warn(result.message)
     for problem in result.problems:
-        warn(escape(str(problem)))
+        warn(str(problem))
     drawn = sum(1 for s in annotation.stations.values() if s.xy is not None)
-    out.print(escape(f"wrote {written} ({result.image.width}x{result.image.height}): {drawn} of {len(annotation.stations)} "
-              f"stations drawn, {len(result.problems)} problem(s)"))
+    out.print(f"wrote {written} ({result.image.width}x{result.image.height}): {drawn} of {len(annotation.stations)} "
+              f"stations drawn, {len(result.problems)} problem(s)")
     if key:
         for sid, n in result.numbers.items():
-            out.print(escape(f"{n}\t{sid}\t{annotation.stations[sid].name}"))
+            out.print(f"{n}\t{sid}\t{annotation.stations[sid].name}")
 
 
 @app.command()
@@ -135,8 +134,8 @@ def new(
 
     target = out_file or annotations / f"{city}.json"
     path = scaffold(city, out=target, image=image, force=force, country=country, name=name, language=language)
-    out.print(escape(f"wrote {path}: add stations (with xy on the image) and lines, then `mapkit validate {path}`"
-              + (f" and `mapkit preview {path} --out preview.png`" if image else "")))
+    out.print(f"wrote {path}: add stations (with xy on the image) and lines, then `mapkit validate {path}`"
+              + (f" and `mapkit preview {path} --out preview.png`" if image else ""))
 
 
 @import_app.command("gtfs")
@@ -157,7 +156,7 @@ def import_gtfs_cmd(
     result = import_gtfs(feed, city, out_dir, route_types=route_types, country=country, name=name, language=language)
     a = result.annotation
     notes = list(result.warnings) + [str(w) for w in a.warnings]
-    out.print(escape(f"wrote {result.path}: {len(a.stations)} stations, {len(a.lines)} lines, {len(notes)} warning(s)"
-              + ("" if verbose or not notes else " (--verbose lists them)")))
+    out.print(f"wrote {result.path}: {len(a.stations)} stations, {len(a.lines)} lines, {len(notes)} warning(s)"
+              + ("" if verbose or not notes else " (--verbose lists them)"))
     for note in notes if verbose else []:
-        warn(escape(note))
+        warn(note)
