@@ -81,8 +81,12 @@ mode="default": the same design, quirks fixed
   instruction; never the completion): + ReasonMap's map-score via credit against the
   best reference route (count: 4 per exact section, partial by relative error, cap
   10; list: (10 * IoU + min(10, matched)) / 2), for sections on the reference's line.
+
+``map_score`` (mapkit.rewards.mapscore) is ReasonMap's evaluation metric of the same
+name, computed with this parser: short answers out of 20, long ones out of 40.
 """
 from mapkit.rewards.lines import Lines, lines_from_reasonmap, load_lines
+from mapkit.rewards.mapscore import MapScore, map_score
 from mapkit.rewards.names import normalize, paper_clean
 from mapkit.rewards.score import (
     ALPHA,
@@ -100,7 +104,7 @@ from mapkit.rewards.score import (
 from mapkit.rewards.trl import reward_function, reward_functions
 
 __all__ = [
-    "ALPHA", "MODES", "TYPES", "WEIGHTINGS", "Breakdown", "Lines", "breakdown", "check_record", "check_records", "difficulty_weight",
-    "lines_from_reasonmap", "load_lines", "normalize", "paper_clean", "reward_function", "reward_functions",
+    "ALPHA", "MODES", "TYPES", "WEIGHTINGS", "Breakdown", "Lines", "MapScore", "breakdown", "check_record", "check_records",
+    "difficulty_weight", "lines_from_reasonmap", "load_lines", "map_score", "normalize", "paper_clean", "reward_function", "reward_functions",
     "route_form", "score",
 ]

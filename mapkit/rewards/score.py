@@ -332,13 +332,22 @@ def _counting1_detail(stops: list[str], record: Mapping[str, Any], index: LineIn
     return max(DETAIL_FLOOR, min(total, DETAIL_CAP))
 
 
-def _default_planning(text: str, record: Mapping[str, Any], index: LineIndex, weight: float, use_detail: bool) -> Breakdown:
+def planning_sections(text: str) -> tuple[list[Any] | None, str]:
+    """Default mode's reading of a route answer: the sections of the one ``\\boxed{}``,
+    else of the whole completion; (None, reason) for a hedge (several boxes) or an
+    unbalanced box."""
     boxes = find_box(text)
     if boxes.count > 1:
-        return _finish(0.0, 0.0, 0.0, weight, parsed=None, valid=False, reason=f"{boxes.count} boxed answers")
+        return None, f"{boxes.count} boxed answers"
     if boxes.count == 1 and boxes.content is None:
-        return _finish(0.0, 0.0, 0.0, weight, parsed=None, valid=False, reason="unbalanced braces in \\boxed{}")
-    sections = parse_route(boxes.content if boxes.count == 1 else text)
+        return None, "unbalanced braces in \\boxed{}"
+    return parse_route(boxes.content if boxes.count == 1 else text), ""
+
+
+def _default_planning(text: str, record: Mapping[str, Any], index: LineIndex, weight: float, use_detail: bool) -> Breakdown:
+    sections, why = planning_sections(text)
+    if sections is None:
+        return _finish(0.0, 0.0, 0.0, weight, parsed=None, valid=False, reason=why)
     parsed = [s.as_dict() for s in sections]
     broken = [i + 1 for i, s in enumerate(sections) if not s.complete]
     if not sections or broken:
@@ -397,36 +406,39 @@ def _planning_detail(route: Route, index: LineIndex, s1: str, s2: str, transfers
 
 
 def _via_credit(sections: Sequence[Any], record: Mapping[str, Any], index: LineIndex, form: str) -> float:
-    """ReasonMap's map-score credit for the long forms, best over the reference routes.
+    """ReasonMap's map-score credit for the long forms, best over the reference routes
+    (see ``via_credit``)."""
+    return max((via_credit(sections, reference, index, form) for reference in record.get("reference_routes") or ()), default=0.0)
+
+
+def via_credit(sections: Sequence[Any], reference: Sequence[Mapping[str, Any]], index: LineIndex, form: str) -> float:
+    """ReasonMap's map-score via credit of an answer against one reference route, in [0, 10].
 
     long_num: per section (paired in order with the reference's), 4 if the via count is
     exact, else max(0, 4 - 4 * |error| / reference count); capped at 10.
     long_via: (10 * IoU + min(10, matched)) / 2, where matched counts the distinct
     listed stops found in the paired reference section and IoU is taken over all
     sections. Unlike ReasonMap, a section only earns when it names the reference
-    section's line, and repeated stops count once.
+    section's line, and repeated stops count once. short: 0.
     """
-    best = 0.0
-    for reference in record.get("reference_routes") or ():
-        count_credit, matched, union, inter = 0.0, 0, set(), set()
-        for mine, ref in zip(sections, reference):
-            if index.resolve(mine.route) != index.resolve(ref["route_name"]) or index.resolve(mine.route) is None:
-                continue
-            if form == "long_num":
-                want, got = _int(ref["num_via_stops"]) or 0, mine.via_count
-                if got is None:
-                    continue
-                error = abs(got - want)
-                count_credit += 4.0 if error == 0 else 0.0 if want == 0 else max(0.0, 4.0 - 4.0 * error / want)
-            else:
-                listed = {normalize(s) for s in mine.via_stops or ()} - {""}
-                truth = {normalize(s) for s in ref["via_stops"]} - {""}
-                matched += len(listed & truth)
-                union |= listed | truth
-                inter |= listed & truth
+    if form not in ("long_num", "long_via"):
+        return 0.0
+    count_credit, matched, union, inter = 0.0, 0, set(), set()
+    for mine, ref in zip(sections, reference):
+        if index.resolve(mine.route) != index.resolve(ref["route_name"]) or index.resolve(mine.route) is None:
+            continue
         if form == "long_num":
-            credit = min(10.0, count_credit)
+            want, got = _int(ref["num_via_stops"]) or 0, mine.via_count
+            if got is None:
+                continue
+            error = abs(got - want)
+            count_credit += 4.0 if error == 0 else 0.0 if want == 0 else max(0.0, 4.0 - 4.0 * error / want)
         else:
-            credit = (10.0 * (len(inter) / len(union) if union else 0.0) + min(10, matched)) / 2
-        best = max(best, credit)
-    return best
+            listed = {normalize(s) for s in mine.via_stops or ()} - {""}
+            truth = {normalize(s) for s in ref["via_stops"]} - {""}
+            matched += len(listed & truth)
+            union |= listed | truth
+            inter |= listed & truth
+    if form == "long_num":
+        return min(10.0, count_credit)
+    return (10.0 * (len(inter) / len(union) if union else 0.0) + min(10, matched)) / 2
