@@ -7,13 +7,20 @@ and ``map_score_max``. This module only aggregates; generating the predictions i
 
 Weighted accuracy is ReasonMap-Plus's: every record weighs by its map difficulty
 (easy 1.0, middle 1.5, hard 2.0) and the score is sum(w * correct) / sum(w), in percent.
+
+``score_prediction`` turns one record and its completion into a prediction (correctness
+from ``mapkit.rewards.breakdown``, the map score from ``mapkit.rewards.map_score``);
+``write_report`` writes the report and its predictions; ``format_report`` and
+``format_comparison`` lay them out as the papers' tables.
 """
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from mapkit.errors import MapkitError
 
@@ -43,9 +50,16 @@ def _group(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[Mappin
     return dict(sorted(groups.items()))
 
 
-def planning_form(template_id: str) -> str:
-    """"short" or "long": the two ReasonMap prompt forms (long has via stops)."""
+def planning_form(template_id: str, route_form: str | None = None) -> str:
+    """"short" or "long": the two ReasonMap prompt forms (long has via stops). A
+    prediction's ``route_form`` (short, long_num, long_via) wins over its template id."""
+    if route_form:
+        return "short" if route_form == "short" else "long"
     return "long" if "long" in template_id else "short"
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
 
 
 def summarize(predictions: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -72,14 +86,21 @@ def summarize(predictions: list[Mapping[str, Any]]) -> dict[str, Any]:
         "by_difficulty": {d: _accuracy(rows) for d, rows in _group(predictions, "difficulty_city").items()},
         "by_city": {c: {**_accuracy(rows), "weighted_accuracy": _weighted(rows)} for c, rows in _group(predictions, "city").items()},
     }
+    if all("difficulty_question" in r for r in predictions) and predictions:
+        report["by_question_difficulty"] = {d: _accuracy(rows) for d, rows in _group(predictions, "difficulty_question").items()}
     if planning:
-        forms = _group([{**r, "form": planning_form(str(r.get("template_id", "")))} for r in planning], "form")
+        forms = _group([{**r, "form": planning_form(str(r.get("template_id", "")), r.get("route_form"))} for r in planning], "form")
         scored = [r for r in planning if r.get("map_score") is not None]
         report["planning"] = {
             **{f"accuracy_{form}": _accuracy(rows)["accuracy"] for form, rows in forms.items()},
+            **{f"n_{form}": len(rows) for form, rows in forms.items()},
             "weighted_accuracy": _weighted(planning),
-            "map_score": round(sum(r["map_score"] for r in scored) / len(scored), 3) if scored else None,
+            # a short answer scores out of 20 and a long one out of 40: the mean over both
+            # mixes scales, so each form has its own mean as well
+            "map_score": _mean([r["map_score"] for r in scored]),
             "map_score_max": max((r.get("map_score_max") or 0) for r in scored) if scored else None,
+            **{f"map_score_{form}": _mean([r["map_score"] for r in rows if r.get("map_score") is not None])
+               for form, rows in forms.items()},
         }
     return report
 
@@ -109,7 +130,164 @@ def compare_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, 
         if d in a.get("by_difficulty", {}) or d in b.get("by_difficulty", {}):
             rows.append((f"map {d}", a.get("by_difficulty", {}).get(d, {}).get("accuracy"), b.get("by_difficulty", {}).get(d, {}).get("accuracy")))
     pa, pb = a.get("planning", {}), b.get("planning", {})
-    for key in ("accuracy_short", "accuracy_long", "map_score"):
+    for key in ("accuracy_short", "accuracy_long", "map_score", "map_score_short", "map_score_long"):
         if key in pa or key in pb:
-            rows.append((f"planning {key.replace('accuracy_', '')}", pa.get(key), pb.get(key)))
+            rows.append((f"planning {key.replace('accuracy_', '').replace('_', ' ')}", pa.get(key), pb.get(key)))
+    for c in sorted(set(a.get("by_city", {})) | set(b.get("by_city", {}))):
+        rows.append((f"city {c}", a.get("by_city", {}).get(c, {}).get("accuracy"), b.get("by_city", {}).get(c, {}).get("accuracy")))
     return [(name, x, y, round(y - x, 2) if x is not None and y is not None else None) for name, x, y in rows]
+
+
+# --------------------------------------------------------------------------- predictions
+
+# record columns a prediction keeps (enough to re-aggregate and to read it by eye)
+RECORD_FIELDS = ("id", "city", "country", "map_id", "type", "template_id", "difficulty_city", "difficulty_question",
+                 "question_transfer_count", "station_1", "station_2", "line", "answer", "answer_text", "question")
+
+
+def score_prediction(record: Mapping[str, Any], completion: str, lines: Any, *, mode: str = "default") -> dict[str, Any]:
+    """One prediction: the record's columns, the completion, ``correct`` (R_correct of
+    ``mapkit.rewards.breakdown`` in ``mode``: the training reward's own verdict) and, for
+    planning, the map score (``mapkit.rewards.map_score``, given the same verdict).
+
+    >>> record = {"id": "q1", "type": "TorF1", "answer": 1, "station_1": "A", "station_2": "B", "city": "x",
+    ...           "difficulty_city": "easy", "question_transfer_count": 0}
+    >>> p = score_prediction(record, "\\\\boxed{yes}", None)
+    >>> p["correct"], p["reward"]
+    (True, 11.0)
+    """
+    from mapkit import rewards
+
+    parts = rewards.breakdown(completion, record, lines, mode=mode)
+    row: dict[str, Any] = {k: record.get(k) for k in RECORD_FIELDS if k in record}
+    row.update(completion=completion, correct=parts.correct > 0, reward=parts.reward, parsed=parts.parsed, reason=parts.reason)
+    if record["type"] == "planning":
+        ms = rewards.map_score(completion, record, lines, correct=row["correct"])
+        row.update(route_form=ms.form, map_score=ms.score, map_score_max=ms.maximum)
+    return row
+
+
+def predictions_path(report_path: str | Path) -> Path:
+    """The predictions file beside a report: ``eval.json`` -> ``eval.predictions.jsonl``."""
+    path = Path(report_path)
+    return path.with_name(f"{path.stem if path.suffix == '.json' else path.name}.predictions.jsonl")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(report: Mapping[str, Any], predictions: list[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write ``path`` (the report, with ``predictions`` naming its sibling file) and the
+    predictions, one JSON object a line. Returns the predictions' path."""
+    path = Path(path)
+    if path.is_dir():
+        raise MapkitError(f"--out {path} is a folder; give a file name such as {path / 'eval.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        side = predictions_path(path)
+        _write_atomic(side, "".join(json.dumps(p, ensure_ascii=False, default=str) + "\n" for p in predictions))
+        _write_atomic(path, json.dumps({**report, "predictions": side.name}, ensure_ascii=False, indent=2, default=str) + "\n")
+    except OSError as e:
+        raise MapkitError(f"--out {path}: cannot write the report ({e.strerror or e})") from None
+    return side
+
+
+def load_predictions(report_path: str | Path) -> list[dict[str, Any]]:
+    """The predictions written beside a report."""
+    report = load_report(report_path)
+    side = Path(report_path).with_name(report.get("predictions") or predictions_path(report_path).name)
+    try:
+        return [json.loads(line) for line in side.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except FileNotFoundError:
+        raise MapkitError(f"{side}: the predictions of {report_path} are missing") from None
+
+
+# --------------------------------------------------------------------------- tables
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [headers] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def model_label(report: Mapping[str, Any]) -> str:
+    """A short name for a report's model: the folder name (``run/checkpoint-8``) or ``tiny``."""
+    model = str(report.get("model") or "?")
+    parts = Path(model).parts
+    label = "/".join(parts[-2:]) if parts and parts[-1].startswith("checkpoint-") else (parts[-1] if parts else model)
+    return label + (" (text only)" if report.get("generation", {}).get("text_only") else "")
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The report laid out like the papers' tables: ReasonMap-Plus accuracy per type and
+    weighted, ReasonMap planning accuracy (short / long) and map score, then accuracy by
+    map difficulty and by city."""
+    name = model_label(report)
+    gen = report.get("generation", {})
+    head = [f"model {report.get('model')}  data {report.get('data')}  split {report.get('split')}  n {report.get('n')}"]
+    if gen:
+        how = "greedy" if not gen.get("temperature") else f"temperature {gen['temperature']} top_p {gen.get('top_p')}"
+        head.append(f"{how}, max {gen.get('max_new_tokens')} new tokens, maps at <= {gen.get('max_pixels')} pixels"
+                    f"{', text only' if gen.get('text_only') else ''}; correctness: mapkit.rewards ({report.get('reward_mode', 'default')} mode)")
+    if report.get("smoke"):
+        head.append("SMOKE MODEL: the tiny model's answers are noise; these numbers test the pipeline only")
+    if report.get("skipped"):
+        head.append(f"{report['skipped']} prompt(s) over --max-prompt-length were not asked and count as wrong")
+    blocks = ["\n".join(head)]
+    by_type = report.get("by_type", {})
+    plus = [t for t in PLUS_TYPES if t in by_type]
+    if plus:
+        blocks.append("ReasonMap-Plus (accuracy %)\n" + _table(
+            ["model", *plus, "weighted"], [[name, *(by_type[t]["accuracy"] for t in plus), report.get("weighted_accuracy")]]))
+    p = report.get("planning")
+    if p:
+        blocks.append("ReasonMap planning\n" + _table(
+            ["model", "acc short %", "acc long %", "map score short /20", "map score long /40", "weighted acc %"],
+            [[name, p.get("accuracy_short"), p.get("accuracy_long"), p.get("map_score_short"), p.get("map_score_long"),
+              p.get("weighted_accuracy")]]))
+    rows = [[f"map {d} (x{DIFFICULTY_WEIGHTS[d]})", v["n"], v["correct"], v["accuracy"]]
+            for d, v in sorted(report.get("by_difficulty", {}).items(), key=lambda kv: list(DIFFICULTY_WEIGHTS).index(kv[0]))]
+    rows += [[f"question {d}", v["n"], v["correct"], v["accuracy"]]
+             for d, v in sorted(report.get("by_question_difficulty", {}).items(),
+                                key=lambda kv: list(DIFFICULTY_WEIGHTS).index(kv[0]) if kv[0] in DIFFICULTY_WEIGHTS else 9)]
+    rows += [[t, v["n"], v["correct"], v["accuracy"]] for t, v in sorted(by_type.items(), key=lambda kv: TYPES.index(kv[0]) if kv[0] in TYPES else 99)]
+    rows.append(["all", report.get("n"), sum(v["correct"] for v in by_type.values()), report.get("accuracy")])
+    blocks.append("By difficulty and type\n" + _table(["", "n", "correct", "accuracy %"], rows))
+    cities = report.get("by_city", {})
+    if cities:
+        blocks.append("By city\n" + _table(["city", "n", "correct", "accuracy %", "weighted %"],
+                                           [[c, v["n"], v["correct"], v["accuracy"], v.get("weighted_accuracy")] for c, v in cities.items()]))
+    return "\n\n".join(blocks)
+
+
+def format_comparison(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """Two reports side by side, B - A in the last column, with a note on every setting
+    that differs (data, split, n, reward mode, generation) and so makes them incomparable."""
+    na, nb = model_label(a), model_label(b)
+    if na == nb:
+        na, nb = f"A: {na}", f"B: {nb}"
+    notes = []
+    for key in ("data", "split", "n", "reward_mode", "generation", "types", "limit"):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            notes += [f"note: {key}.{k} differs: A {x.get(k)!r}, B {y.get(k)!r}" for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)]
+        elif x != y:
+            notes.append(f"note: {key} differs: A {x!r}, B {y!r}")
+    rows = [[name, x, y, (f"{d:+.2f}" if d is not None else None)] for name, x, y, d in compare_rows(a, b)]
+    return "\n".join([*notes, _table(["metric", na, nb, "B - A"], rows)])

@@ -1,0 +1,307 @@
+"""`mapkit eval`: generate answers for a split and score them as training does.
+
+    >>> from mapkit.train.evaluate import EvalConfig, evaluate               # doctest: +SKIP
+    >>> result = evaluate(EvalConfig(model="runs/smoke/checkpoint-12", data="out/tokyo"))  # doctest: +SKIP
+    >>> result.report["weighted_accuracy"]                                   # doctest: +SKIP
+
+Prompts are the training prompts (``rollout.build_prompt``: the map resized to the same
+pixel budget, then the question; ``--text-only`` drops the map), batched with left
+padding (``rollout.collate``) and decoded greedily unless ``temperature > 0``. Each
+answer is scored by ``mapkit.evaluate.score_prediction``: correctness is the reward's own
+R_correct (``mapkit.rewards.breakdown``), so training and evaluation cannot disagree.
+A prompt longer than ``max_prompt_length`` is not asked (as in training) and counts as
+wrong. The pure arithmetic of the report is ``mapkit.evaluate.summarize``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mapkit.errors import ConfigError, DatasetError, MapkitError
+from mapkit.evaluate import TYPES, score_prediction, summarize
+from mapkit.train import checkpoint as ckpt
+from mapkit.train.config import SIZED_DEFAULTS, GRPOConfig
+from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype, set_pixel_budget
+from mapkit.train.rollout import build_prompt, collate, end_ids, lines_loader, load_data, placeholder_ids
+
+log = logging.getLogger("mapkit.train.evaluate")
+
+REWARD_MODES = ("default", "paper")
+# settings a checkpoint's training run fixes, used as the evaluation's defaults
+FROM_TRAINING = ("max_new_tokens", "max_prompt_length", "min_pixels", "max_pixels")
+BATCH_SIZE = (8, 16)  # (real model, tiny)
+
+
+@dataclass
+class EvalConfig:
+    model: str  # tiny | a local model folder | RUN/checkpoint-N | RUN (its latest checkpoint)
+    data: str  # a dataset folder or REPO_ID[@REVISION]
+    split: str = "test"
+    limit: int | None = None  # evaluate a seeded random subset of this many records (kept in file order)
+    types: tuple[str, ...] = ()  # only these record types (empty: all)
+    text_only: bool = False  # no map image: ReasonMap's text-only baseline
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    max_new_tokens: int | None = None  # None: the checkpoint's training value, else 2048 (24 for tiny)
+    batch_size: int | None = None  # None: 8 (16 for tiny)
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    max_prompt_length: int | None = None
+    seed: int = 0
+    reward_mode: str = "default"  # mapkit.rewards mode that decides correctness
+    dtype: str = "auto"
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.types = tuple(self.types or ())
+        unknown = [t for t in self.types if t not in TYPES]
+        if unknown:
+            raise ConfigError(f"--types: unknown type(s) {', '.join(unknown)}; use {', '.join(TYPES)}")
+        if self.reward_mode not in REWARD_MODES:
+            raise ConfigError(f"--reward-mode {self.reward_mode!r} is not one of {', '.join(REWARD_MODES)}")
+        if self.temperature < 0:
+            raise ConfigError(f"--temperature is {self.temperature}: use 0 for greedy decoding or a positive value to sample")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"--top-p is {self.top_p}: set it in (0, 1]")
+        for name in ("limit", "max_new_tokens", "batch_size", "min_pixels", "max_pixels", "max_prompt_length"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} is {value}: set it to 1 or more")
+        if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
+            raise ConfigError(f"--dtype {self.dtype!r} is not one of auto, bfloat16, float16, float32")
+
+
+@dataclass
+class ModelSpec:
+    """What ``--model`` names, resolved before anything is loaded."""
+
+    kind: str  # tiny | checkpoint | local
+    path: Path | None
+    train: GRPOConfig | None = None  # the training settings of a checkpoint
+
+    @property
+    def smoke(self) -> bool:
+        return self.kind == TINY or (self.train is not None and self.train.is_smoke)
+
+
+@dataclass
+class EvalResult:
+    report: dict[str, Any]
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- model ------------------------------------------------------------------------------
+
+def resolve_model(name: str) -> ModelSpec:
+    """``tiny``, a checkpoint folder (``train_config.json`` inside), a run folder (its
+    latest complete checkpoint) or a local model folder."""
+    if not name:
+        raise ConfigError("--model is missing: give `tiny`, a local model folder or a RUN/checkpoint-N folder from `mapkit train`")
+    if name == TINY:
+        return ModelSpec(TINY, None)
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"--model {name}: no such folder; give `tiny`, a local model folder (save_pretrained form) "
+                          f"or a RUN/checkpoint-N folder written by `mapkit train`")
+    latest = ckpt.latest(path)
+    if latest is not None:  # a run folder: its newest complete checkpoint
+        log.info("--model %s is a run folder: evaluating its latest checkpoint %s", name, latest.name)
+        path = latest
+    elif list(path.glob("checkpoint-*")) and not (path / "config.json").is_file():
+        raise ConfigError(f"--model {name}: a run folder without a complete checkpoint (no checkpoint-N/{ckpt.STATE})")
+    cfg_file = path / "train_config.json"
+    if not cfg_file.is_file():
+        return ModelSpec("local", path)
+    try:
+        train_cfg = GRPOConfig(**json.loads(cfg_file.read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        raise ConfigError(f"--model {name}: {cfg_file} is not a readable mapkit training config ({e})") from None
+    return ModelSpec("checkpoint", path, train_cfg)
+
+
+def _load(spec: ModelSpec, cfg: EvalConfig, device: torch.device):
+    dtype = resolve_dtype(cfg.dtype, device)
+    if spec.kind == "checkpoint":
+        try:
+            model, processor = load_checkpoint(spec.path, device)
+        except MapkitError:
+            raise
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise ConfigError(f"--model {spec.path}: not a loadable checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        if cfg.dtype != "auto":
+            model = model.to(dtype)
+    else:
+        model, processor = load_base(TINY if spec.kind == TINY else str(spec.path), dtype=dtype, seed=cfg.seed,
+                                     min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+        model = model.to(device)
+    set_pixel_budget(processor, cfg.min_pixels, cfg.max_pixels)
+    return model.eval(), processor
+
+
+def _fill_defaults(cfg: EvalConfig, spec: ModelSpec) -> EvalConfig:
+    """Settings left unset take the checkpoint's training values (same prompts and pixel
+    budget as training), else the paper's / the tiny preset's."""
+    values = asdict(cfg)
+    for name in FROM_TRAINING:
+        if values[name] is None:
+            values[name] = getattr(spec.train, name) if spec.train is not None else SIZED_DEFAULTS[name][1 if spec.smoke else 0]
+    if values["batch_size"] is None:
+        values["batch_size"] = BATCH_SIZE[1 if spec.smoke else 0]
+    if values["min_pixels"] > values["max_pixels"]:
+        raise ConfigError(f"--min-pixels {values['min_pixels']} is larger than --max-pixels {values['max_pixels']}")
+    return EvalConfig(**values)
+
+
+# --- data -------------------------------------------------------------------------------
+
+def select_records(records: list[dict], cfg: EvalConfig) -> list[dict]:
+    """The records to ask: ``--types`` (each must be present), then ``--limit`` as a
+    seeded random subset kept in file order (so a limit still spans the types)."""
+    if cfg.types:
+        have = sorted({r["type"] for r in records}, key=TYPES.index)
+        absent = [t for t in cfg.types if t not in have]
+        if absent:
+            raise DatasetError(f"--types: the {cfg.split!r} split has no {', '.join(absent)} records (it has {', '.join(have) or 'none'})")
+        records = [r for r in records if r["type"] in cfg.types]
+    if not records:
+        raise DatasetError(f"the {cfg.split!r} split has no records")
+    if cfg.limit is not None and cfg.limit < len(records):
+        keep = sorted(random.Random(cfg.seed).sample(range(len(records)), cfg.limit))
+        records = [records[i] for i in keep]
+    return records
+
+
+# --- generation -------------------------------------------------------------------------
+
+@contextmanager
+def _threads(n: int | None):
+    """The tiny model on CPU runs fastest on one thread (see `mapkit train`)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@torch.no_grad()
+def generate(model, processor, prompts: list[dict], cfg: EvalConfig, device) -> list[tuple[torch.Tensor, bool]]:
+    """One completion per prompt, batched with left padding: (token ids up to and
+    including the end token, truncated)."""
+    from transformers import GenerationConfig
+
+    eos, pad = end_ids(model, processor)
+    sampling = cfg.temperature > 0
+    # every knob set: a model's own generation_config (Qwen-Instruct: top_k=1,
+    # repetition_penalty=1.05) would otherwise fill the gaps
+    gen = GenerationConfig(do_sample=sampling, temperature=cfg.temperature if sampling else None, top_p=cfg.top_p if sampling else None,
+                           top_k=0 if sampling else None, repetition_penalty=1.0, max_new_tokens=cfg.max_new_tokens,
+                           eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None, use_cache=True)
+    empty = torch.zeros(0, dtype=torch.long)
+    inputs, _, _ = collate([(p, empty) for p in prompts], pad, device)  # prompts left-padded to one width
+    out = model.generate(**inputs, generation_config=gen)
+    rows = out[:, inputs["input_ids"].shape[1]:].cpu()  # [B, <= max_new_tokens]
+    is_end = torch.isin(rows, torch.tensor(eos))
+    result = []
+    for row, ends in zip(rows, is_end):
+        hits = ends.nonzero()
+        result.append((row[: int(hits[0]) + 1], False) if len(hits) else (row, True))
+    return result
+
+
+def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) -> EvalResult:
+    """Generate and score every selected record of the split; returns the report (as
+    ``mapkit.evaluate.summarize`` computes it, plus the run's settings) and the
+    predictions. Nothing is written: ``mapkit.evaluate.write_report`` does that."""
+    from tqdm.auto import tqdm
+
+    from mapkit import rewards
+
+    t_start = time.perf_counter()
+    spec = resolve_model(cfg.model)
+    cfg = _fill_defaults(cfg, spec)
+    data = load_data(cfg.data, cfg.split)
+    records = select_records(data.records, cfg)
+    rewards.check_records(records)  # a record that cannot be scored fails before the model loads
+    load_lines = lines_loader()
+    lines_for = lambda record: load_lines(data.root / record["annotation"]) if record.get("annotation") else None
+    for record in records:  # unreadable annotations fail now too, not after the generation
+        if record["type"] in ("planning", "Counting1"):
+            lines_for(record)
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
+    if spec.smoke:
+        log.warning("SMOKE MODEL: the tiny model's answers are noise; this evaluation tests the pipeline only")
+    with _threads(1 if spec.smoke and device.type == "cpu" else None):
+        torch.manual_seed(cfg.seed)
+        model, processor = _load(spec, cfg, device)
+        t_gen = time.perf_counter()
+        # same map and similar question length side by side: little padding, one image decode per map
+        order = sorted(range(len(records)), key=lambda i: (str(records[i].get("figure")), len(records[i]["question"])))
+        predictions: list[dict | None] = [None] * len(records)
+        bar = tqdm(total=len(records), unit="q", desc="eval", disable=not cfg.progress, dynamic_ncols=True)
+        tokens = 0
+        try:
+            for lo in range(0, len(order), cfg.batch_size):
+                batch = order[lo:lo + cfg.batch_size]
+                asked, prompts = [], []
+                for i in batch:
+                    record = records[i]
+                    prompt = build_prompt(processor, {**record, "figure": None} if cfg.text_only else record, data.root, cfg)
+                    length = int(prompt["input_ids"].shape[1])
+                    if length > cfg.max_prompt_length:
+                        log.warning("not asking record %s: its prompt is %d tokens after image expansion, over --max-prompt-length "
+                                    "%d (counted wrong; raise it or lower --max-pixels)", record["id"], length, cfg.max_prompt_length)
+                        predictions[i] = {**score_prediction(record, "", lines_for(record), mode=cfg.reward_mode),
+                                          "prompt_tokens": length, "completion_tokens": 0, "truncated": False, "skipped": True}
+                        continue
+                    asked.append(i)
+                    prompts.append(prompt)
+                if prompts:
+                    outputs = generate(model, processor, prompts, cfg, device)
+                    texts = processor.batch_decode([ids for ids, _ in outputs], skip_special_tokens=True)
+                    for i, prompt, (ids, truncated), text in zip(asked, prompts, outputs, texts):
+                        predictions[i] = {**score_prediction(records[i], text, lines_for(records[i]), mode=cfg.reward_mode),
+                                          "prompt_tokens": int(prompt["input_ids"].shape[1]), "completion_tokens": len(ids),
+                                          "truncated": truncated, "skipped": False}
+                        tokens += len(ids)
+                bar.update(len(batch))
+                if on_batch:
+                    on_batch(len(batch))
+        finally:
+            bar.close()
+    gen_seconds = time.perf_counter() - t_gen
+    rows = [p for p in predictions if p is not None]
+    report = summarize(rows)
+    report.update(_settings(cfg, spec, data.root, device))
+    report.update(
+        skipped=sum(p["skipped"] for p in rows), truncated=sum(p["truncated"] for p in rows),
+        seconds=round(time.perf_counter() - t_start, 3), generation_seconds=round(gen_seconds, 3),
+        questions_per_s=round(len(rows) / gen_seconds, 3) if gen_seconds > 0 else None,
+        tokens_per_s=round(tokens / gen_seconds, 1) if gen_seconds > 0 else None,
+    )
+    return EvalResult(report=report, predictions=rows)
+
+
+def _settings(cfg: EvalConfig, spec: ModelSpec, root: Path, device) -> dict[str, Any]:
+    from mapkit import __version__
+
+    return {
+        "model": cfg.model, "model_kind": spec.kind, "checkpoint": str(spec.path) if spec.kind == "checkpoint" else None,
+        "smoke": spec.smoke, "data": cfg.data, "data_root": str(root), "split": cfg.split, "types": list(cfg.types),
+        "limit": cfg.limit, "seed": cfg.seed, "reward_mode": cfg.reward_mode, "device": str(device), "mapkit_version": __version__,
+        "generation": {"greedy": cfg.temperature == 0, "temperature": cfg.temperature, "top_p": cfg.top_p,
+                       "max_new_tokens": cfg.max_new_tokens, "batch_size": cfg.batch_size, "min_pixels": cfg.min_pixels,
+                       "max_pixels": cfg.max_pixels, "max_prompt_length": cfg.max_prompt_length, "text_only": cfg.text_only,
+                       "dtype": cfg.dtype},
+    }
