@@ -13,14 +13,7 @@ from mapkit.errors import MapkitError
 
 # Importing a module registers its commands on `app`. Heavy dependencies (torch,
 # transformers) are imported inside the commands that need them.
-from mapkit.cli import annotate  # noqa: E402,F401
-
-for _optional in ("maps", "build", "publish", "train", "evaluate"):
-    try:
-        __import__(f"mapkit.cli.{_optional}")
-    except ModuleNotFoundError as e:  # a command area not written yet
-        if e.name != f"mapkit.cli.{_optional}":
-            raise
+from mapkit.cli import annotate, build, evaluate, maps, publish, train  # noqa: E402,F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:
