@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -34,10 +35,12 @@ def _run(config: Path | None, **given: Any) -> None:
         # workers only spin, and on a busy 2-core machine they double the wall time
         torch.set_num_threads(1)
 
-    _log_to_stderr()  # the first line says SMOKE MODEL when --model tiny
+    first = int(os.environ.get("RANK", "0")) == 0  # under `accelerate launch`, rank 0 speaks for all
+    _log_to_stderr(logging.INFO if first else logging.WARNING)  # the first line says SMOKE MODEL when --model tiny
     result = run_training(cfg)
-    out.print(f"trained {result.steps} step(s); latest checkpoint: {result.last_checkpoint}")
-    out.print(f"metrics: {result.out / 'metrics.jsonl'}")
+    if first:
+        out.print(f"trained {result.steps} step(s); latest checkpoint: {result.last_checkpoint}")
+        out.print(f"metrics: {result.out / 'metrics.jsonl'}")
 
 
 def _options() -> list[inspect.Parameter]:
@@ -54,9 +57,10 @@ def _options() -> list[inspect.Parameter]:
     return params
 
 
-def _log_to_stderr() -> None:
+def _log_to_stderr(level: int = logging.INFO) -> None:
     """mapkit.train's log records (skipped prompts, resume notes) to stderr, above the bar."""
     logger = logging.getLogger("mapkit.train")
+    logger.setLevel(level)
     if any(getattr(h, "_mapkit", False) for h in logger.handlers):
         return
 
@@ -70,7 +74,6 @@ def _log_to_stderr() -> None:
             tqdm.write(prefix + record.getMessage(), file=err.file)
 
     logger.addHandler(TqdmHandler())
-    logger.setLevel(logging.INFO)
     logger.propagate = False
 
 
@@ -82,6 +85,9 @@ def train(**kwargs: Any) -> None:
 
     Writes RUN/metrics.jsonl (one row per step), RUN/completions.jsonl (a sample of
     completions) and RUN/checkpoint-<step>/; --resume continues from the latest.
+
+    Data parallel: accelerate launch --num_processes N $(which mapkit) train ...
+    (--prompts-per-step a multiple of N; FSDP through accelerate's own flags/config).
     """
     _run(**kwargs)
 

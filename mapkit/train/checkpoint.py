@@ -54,18 +54,26 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(run: Path, step: int, *, model, processor, optimizer, scheduler, sampler, cfg, extra: dict | None = None) -> Path:
-    """Write checkpoint-<step> atomically; returns its path."""
+def save(run: Path, step: int, *, model, processor, optimizer, scheduler, sampler, cfg, extra: dict | None = None,
+         model_state: dict | None = None, optimizer_state: dict | None = None, rng_states: list | None = None) -> Path:
+    """Write checkpoint-<step> atomically; returns its path.
+
+    Data parallel (rank 0 writes): ``model_state`` / ``optimizer_state`` are full state
+    dicts gathered from sharded ranks (FSDP), ``rng_states`` every rank's RNG state
+    (rng_states.pt; rng_state.pt stays rank 0's).
+    """
     run = Path(run)
     final = run / f"checkpoint-{step}"
     tmp = run / f".checkpoint-{step}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    model.save_pretrained(tmp)
+    model.save_pretrained(tmp, **({"state_dict": model_state} if model_state is not None else {}))
     processor.save_pretrained(tmp)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(optimizer.state_dict() if optimizer_state is None else optimizer_state, tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(rng_state(), tmp / "rng_state.pt")
+    if rng_states is not None:
+        torch.save(rng_states, tmp / "rng_states.pt")
     cfg.save(tmp / "train_config.json")
     state = {"step": step, "sampler": sampler.state_dict(), **(extra or {})}
     (tmp / STATE).write_text(json.dumps(state, indent=2) + "\n")
@@ -88,9 +96,11 @@ def prune(run: Path, keep: int) -> None:
 
 
 def load_state(path: Path, *, optimizer, scheduler, sampler) -> int:
-    """Restore optimizer, scheduler, sampler and RNG states; returns the step."""
+    """Restore optimizer (unless None: the caller loads it), scheduler, sampler and RNG
+    states; returns the step."""
     state = json.loads((path / STATE).read_text())
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
+    if optimizer is not None:
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     sampler.load_state_dict(state["sampler"])
     set_rng_state(torch.load(path / "rng_state.pt", weights_only=False))

@@ -25,6 +25,7 @@ CURRICULA = ("rewardmap", "coarse", "fine", "shuffled")
 REWARD_MODES = ("paper", "default")
 WEIGHTINGS = ("difficulty_aware", "baseline")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+GENERATION_BACKENDS = ("hf", "vllm")
 
 # (paper value, tiny value) for the fields that default to None.
 SIZED_DEFAULTS: dict[str, tuple[Any, Any]] = {
@@ -81,6 +82,8 @@ class GRPOConfig:
     min_pixels: int | None = _f(None, "Smallest pixel count a map is resized up to (default 56*56).")
     temperature: float = _f(1.0, "Sampling temperature of the rollouts (also divides the logits in the loss).")
     top_p: float = _f(1.0, "Nucleus sampling threshold of the rollouts.")
+    generation_backend: str = _f("hf", "Rollout generation: hf (transformers generate) or vllm (a vLLM engine colocated on each GPU, weights synced after every update; needs the vllm package and CUDA).")
+    vllm_gpu_memory_utilization: float = _f(0.3, "Share of each GPU's memory the colocated vLLM engine may take (--generation-backend vllm).")
     # --- objective ---
     lr: float | None = _f(None, "AdamW learning rate (paper 1e-6; 2e-3 with --model tiny).")
     weight_decay: float = _f(0.01, "AdamW weight decay.")
@@ -134,9 +137,11 @@ class GRPOConfig:
             if getattr(self, name) not in allowed:
                 bad(f"--{_flag(name)} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
 
-        for name in ("scale_rewards", "curriculum", "reward_mode", "weighting", "dtype"):
+        for name in ("scale_rewards", "curriculum", "reward_mode", "weighting", "dtype", "generation_backend"):
             choice(name, {"scale_rewards": SCALE_REWARDS, "curriculum": CURRICULA, "reward_mode": REWARD_MODES,
-                          "weighting": WEIGHTINGS, "dtype": DTYPES}[name])
+                          "weighting": WEIGHTINGS, "dtype": DTYPES, "generation_backend": GENERATION_BACKENDS}[name])
+        if not 0 < self.vllm_gpu_memory_utilization < 1:
+            bad(f"--vllm-gpu-memory-utilization is {self.vllm_gpu_memory_utilization}: set a share in (0, 1), e.g. 0.3")
         if self.num_generations < 2:
             bad(f"--num-generations is {self.num_generations}: GRPO compares samples within a group, set it to 2 or more")
         for name in ("prompts_per_step", "micro_batch_size", "max_new_tokens", "max_prompt_length", "updates_per_batch", "min_pixels"):

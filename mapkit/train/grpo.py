@@ -10,6 +10,7 @@ the step (not a mean of per-sequence means), as released.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ def completion_logprobs(model, inputs: dict, completion_ids: torch.Tensor, tempe
 
 
 def update(model, optimizer, scheduler, chunks: list, *, advantages, cfg, ref_logps: list[torch.Tensor] | None,
-           backward: Callable, clip_grad: Callable, blocked: list[int] | None = None) -> dict:
+           backward: Callable, clip_grad: Callable, blocked: list[int] | None = None, n_tokens: float | None = None,
+           no_sync: Callable | None = None) -> dict:
     """``cfg.updates_per_batch`` optimizer steps on one rollout batch.
 
     ``chunks`` are the micro-batches (rollout.MicroBatch): ``rows`` (indices into
@@ -123,8 +125,12 @@ def update(model, optimizer, scheduler, chunks: list, *, advantages, cfg, ref_lo
     ``completion_ids``, ``mask``, ``weight`` (0 for sequences dropped from the loss).
     Old log-probs: with one update they are the current ones detached (ratio exactly 1);
     with several, computed once before the first update.
+
+    Data parallel: ``n_tokens`` (default: the chunks' tokens) is the global batch's
+    tokens / world size, so gradients averaged over ranks are the global token mean;
+    ``no_sync()`` wraps every micro-batch but an update's last (one all-reduce per step).
     """
-    n_tokens = sum(c.tokens for c in chunks)
+    n_tokens = sum(c.tokens for c in chunks) if n_tokens is None else n_tokens
     stats: dict[str, float] = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_low": 0.0, "clip_high": 0.0, "grad_norm": 0.0}
     if n_tokens == 0:  # every group dropped (--skip-zero-std): nothing to learn from this batch
         return {k: (math.nan if k in ("kl", "entropy", "grad_norm") else 0.0) for k in stats}
@@ -138,13 +144,14 @@ def update(model, optimizer, scheduler, chunks: list, *, advantages, cfg, ref_lo
         for i, c in enumerate(chunks):
             b = c.load()
             mask = b["mask"] * b["weight"].unsqueeze(1)  # [n, T]
-            logp, entropy = completion_logprobs(model, b["inputs"], b["completion_ids"], cfg.temperature, with_entropy=True,
-                                                blocked=blocked)
-            parts = grpo_loss(logp, old[i] if old is not None else logp.detach(), advantages[c.rows.to(advantages.device)], mask,
-                              epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
-                              ref_logp=ref_logps[i] if ref_logps is not None else None, beta=cfg.beta,
-                              kl_clamp=cfg.kl_clamp, entropy=entropy, entropy_coef=cfg.entropy_coef, n_tokens=n_tokens)
-            backward(parts.loss)
+            with no_sync() if no_sync is not None and i < len(chunks) - 1 else contextlib.nullcontext():
+                logp, entropy = completion_logprobs(model, b["inputs"], b["completion_ids"], cfg.temperature, with_entropy=True,
+                                                    blocked=blocked)
+                parts = grpo_loss(logp, old[i] if old is not None else logp.detach(), advantages[c.rows.to(advantages.device)],
+                                  mask, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
+                                  ref_logp=ref_logps[i] if ref_logps is not None else None, beta=cfg.beta,
+                                  kl_clamp=cfg.kl_clamp, entropy=entropy, entropy_coef=cfg.entropy_coef, n_tokens=n_tokens)
+                backward(parts.loss)
             if last:  # report the last update's numbers; each is a token mean over the step
                 stats["loss"] += float(parts.loss.detach())
                 stats["entropy"] += float(token_mean(entropy.detach(), mask, n_tokens))

@@ -212,8 +212,9 @@ def placeholder_ids(model, processor) -> list[int]:
 
 
 @torch.no_grad()
-def sample(model, processor, prompt: dict, cfg, device) -> tuple[list[torch.Tensor], list[bool]]:
-    """G completions of one prompt, each cut after its first end token."""
+def sample(model, processor, prompt: dict, cfg, device, synced_gpus: bool = False) -> tuple[list[torch.Tensor], list[bool]]:
+    """G completions of one prompt, each cut after its first end token. ``synced_gpus``:
+    keep stepping until every rank is done (FSDP gathers weights in each forward)."""
     from transformers import GenerationConfig
 
     eos, pad = end_ids(model, processor)
@@ -225,7 +226,7 @@ def sample(model, processor, prompt: dict, cfg, device) -> tuple[list[torch.Tens
                            eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None,
                            use_cache=True)
     inputs = {k: v.to(device) for k, v in prompt.items()}
-    out = model.generate(**inputs, generation_config=gen)
+    out = model.generate(**inputs, generation_config=gen, synced_gpus=synced_gpus)
     rows = out[:, inputs["input_ids"].shape[1]:].cpu()  # [G, <= max_new_tokens]
     completions, truncated = [], []
     is_end = torch.isin(rows, torch.tensor(eos))
@@ -241,8 +242,9 @@ def sample(model, processor, prompt: dict, cfg, device) -> tuple[list[torch.Tens
 
 
 def rollout(model, processor, records: list[dict], root: Path, cfg, device, reward_fn: RewardFn,
-            lines_for: Callable[[dict], Any]) -> tuple[list[Group], list[dict]]:
-    """Groups for the records that fit, and the skipped ones ({id, prompt_tokens})."""
+            lines_for: Callable[[dict], Any], sample_fn: Callable | None = None) -> tuple[list[Group], list[dict]]:
+    """Groups for the records that fit, and the skipped ones ({id, prompt_tokens}).
+    ``sample_fn(prompt, record) -> (completions, truncated)`` replaces ``sample`` (vLLM)."""
     groups, skipped = [], []
     was_training = model.training
     model.eval()
@@ -255,7 +257,7 @@ def rollout(model, processor, records: list[dict], root: Path, cfg, device, rewa
                             "(raise it, or lower --max-pixels)", record["id"], length, cfg.max_prompt_length)
                 skipped.append({"id": record["id"], "prompt_tokens": length})
                 continue
-            completions, truncated = sample(model, processor, prompt, cfg, device)
+            completions, truncated = (sample_fn(prompt, record) if sample_fn else sample(model, processor, prompt, cfg, device))
             texts = processor.batch_decode(completions, skip_special_tokens=True)
             group = Group(record, prompt, completions, truncated, texts)
             lines = lines_for(record)
