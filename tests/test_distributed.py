@@ -52,6 +52,7 @@ def _digest(model) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow  # two launches of two processes: ~20 s on a 2-core machine
 def test_two_processes_train_disjoint_shards_with_identical_weights(tmp_path, dataset):
     """3 steps on 2 ranks: TorF (2 records each), the one Counting3 record (rank 1's shard
     is empty: it runs zero-weight dummies), planning; killed after step 2, then resumed."""
