@@ -195,3 +195,24 @@ def test_real_reward_on_a_real_build(tmp_path, dataset):
     assert all(m["reward_mean"] >= 0 for m in metrics[:3])  # noise earns nothing on choice questions, never less
     completions = rows(Path(cfg.out), "completions.jsonl")
     assert all("reason" in c and c["weight"] >= 1.0 for c in completions)
+
+
+def test_records_that_cannot_be_scored_stop_training_at_start_up(dataset, tmp_path):
+    """With the real reward, a record the reward cannot score fails before the model loads, named."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mapkit.errors import RewardError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(dataset, bad)
+    path = bad / "data" / "train-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    rows[0]["type"] = "Counting9"
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+    with pytest.raises(RewardError, match="Counting9"):
+        train(tiny_config(tmp_path, bad, max_steps=1))
+    assert not (tmp_path / "run").exists()

@@ -64,6 +64,9 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
     resume_from = _resume_point(cfg, out)
     dist.barrier()  # every rank has looked at --out before rank 0 writes into it
     if reward_fn is None:
+        from mapkit.rewards import check_records
+
+        check_records(data.records)  # a record that cannot be scored fails now, not hours into the run
         reward_fn = paper_reward(cfg.reward_mode, cfg.weighting, cfg.detail)
     if lines_for is None:
         load_lines = lines_loader()
