@@ -127,8 +127,6 @@ def check_folder(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def tokyo_build(tmp_path_factory):
-    if not (ROOT / "annotations" / "tokyo.json").is_file():
-        pytest.skip("annotations/tokyo.json is not written yet")
     from mapkit.cli import main
 
     out = tmp_path_factory.mktemp("tokyo") / "out"
