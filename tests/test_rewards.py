@@ -322,7 +322,7 @@ REFERENCE = [[{"route_name": "Red Line", "departure_stop": "Alpha", "arrival_sto
     ("long_num", "Number of Via Stops: 9", 1 + 10 + 0.5 * 6),  # 4 - 4 * 7/2 < 0 -> 0
     ("long_num", "", 10 + 0.5 * 6),  # via line missing: correct, no format, no via credit
     ("long_num", "Number of Via Stops: two", 0.0),  # unparsable count: malformed
-    ("long_via", "Via Stops: Bravo, Central", 1 + 10 + 0.5 * (6 + (10 * 1 + 2) / 2)),
+    ("long_via", "Via Stops: Bravo, Central", 1 + 10 + 0.5 * min(10, 6 + (10 * 1 + 2) / 2)),  # one cap for both parts
     ("long_via", "Via Stops: Bravo", 1 + 10 + 0.5 * (6 + (10 * 1 / 2 + 1) / 2)),
     ("long_via", "Via Stops: Bravo, Central, Echo, India, Golf", 1 + 10 + 0.5 * (6 + (10 * 2 / 5 + 2) / 2)),
     ("long_via", "Via Stops: Bravo, Bravo, Bravo", 1 + 10 + 0.5 * (6 + (10 * 1 / 2 + 1) / 2)),  # repeats count once
@@ -484,3 +484,25 @@ def test_breakdown_serves_the_trainer_protocol(mini):
 def test_rewards_package_does_not_import_torch():
     code = "import sys, mapkit.rewards, mapkit.rewards.trl; assert 'torch' not in sys.modules, 'torch imported'"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
+
+
+def test_a_rightly_empty_via_list_earns_full_via_credit(mini):
+    adjacent = [[{"route_name": "Red Line", "departure_stop": "Alpha", "arrival_stop": "Bravo",
+                  "via_stops": [], "num_via_stops": 0}]]
+    record = plan(s2="Bravo", reference_routes=adjacent, template_id="planning_long_via")
+    right = route(("Red Line", "Alpha", "Bravo"), extra="\nVia Stops: ")
+    wrong = route(("Red Line", "Alpha", "Bravo"), extra="\nVia Stops: Central")
+    # detail 6 (+2 endpoints, +4 line), via (10 * IoU + matched) / 2 = 5 when the empty list is right
+    assert score(right, record, mini) == 1 + 10 + 0.5 * min(10, 6 + 5)
+    assert score(wrong, record, mini) == 1 + 10 + 0.5 * 6
+
+
+def test_reference_routes_read_by_pandas_score_like_lists(mini):
+    import numpy as np
+
+    two = REFERENCE + [[{"route_name": "Red Line", "departure_stop": "Alpha", "arrival_stop": "Delta",
+                         "via_stops": ["Bravo", "Central"], "num_via_stops": 2}]]
+    text = route(("Red Line", "Alpha", "Delta"), extra="\nNumber of Via Stops: 2")
+    as_lists = plan(reference_routes=two, template_id="planning_long_num")
+    as_array = plan(reference_routes=np.array(two, dtype=object), template_id="planning_long_num")
+    assert score(text, as_array, mini) == score(text, as_lists, mini) == 1 + 10 + 0.5 * 10

@@ -192,3 +192,24 @@ HACKS = [
 def test_hack_strings_earn_nothing_in_default_mode(kind, text):
     for truth in ([0, 1] if kind == "TorF1" else [0, 1, 2, 3] if kind == "Counting1" else [2, 3, 4] if kind == "Counting2" else [-1]):
         assert score(text, record_for(kind, answer=truth), MINI) == 0.0
+
+
+# ----------------------------------------------------------------------------- review findings
+
+TORF = {"id": "q", "type": "TorF1", "answer": 1, "station_1": "Alpha", "station_2": "Bravo",
+        "difficulty_city": "easy", "question_transfer_count": 0}
+
+
+@pytest.mark.parametrize("text", [
+    "\\boxed {no} or \\boxed{yes}",
+    "\\boxed{}{no} or \\boxed{yes}",
+    "\\boxed\n{no} ... \\boxed{yes}",
+    "\\BOXED{no} \\boxed{yes}",
+])
+def test_hedges_behind_other_box_spellings_never_pay(text):
+    assert score(text, TORF, MINI) == 0.0
+
+
+def test_empty_format_echo_is_still_ignored():
+    assert score("Answer with \\boxed{}: \\boxed{yes}", TORF, MINI) == 11.0
+    assert score("\\boxed{yes} \\BOXED{}", TORF, MINI) == 11.0

@@ -81,7 +81,8 @@ def map_score(completion: Any, record: Mapping[str, Any], lines: Mapping[str, Se
     if not _endpoints(route, record):
         return MapScore(maximum - cap if correct else 0.0, maximum, form, bool(correct), False, 0.0, 0.0)
     best: tuple[float, float, float] | None = None  # (capped partial credit, section credit, via credit)
-    for reference in record.get("reference_routes") or ():
+    routes = record.get("reference_routes")  # may be a numpy array (records read with pandas)
+    for reference in (() if routes is None else routes):
         credit = 0.0
         for (line, departure, arrival), ref in zip(route, reference):
             credit += 2.0 if line is not None and line == index.resolve(ref["route_name"]) else 0.0

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-BOX = "\\boxed{"
 
 # --------------------------------------------------------------------------- text
 
@@ -53,18 +52,35 @@ def _matching_brace(text: str, start: int) -> int:
 
 @dataclass(frozen=True)
 class Boxes:
-    count: int  # non-empty \boxed{...} (an empty "\boxed{}" is a format echo, not an answer)
+    count: int  # answer boxes (an empty "\boxed{}" is a format echo, not an answer)
     content: str | None  # the one box's content, when count == 1 and its braces balance
 
 
+# Any spelling a reader would take for a box counts, so a hedge cannot hide a second
+# answer behind "\boxed {no}" or "\BOXED{no}". Linear: no nested quantifiers.
+_BOX_OPEN = re.compile(r"\\boxed\s*\{", re.IGNORECASE)
+_EMPTY_THEN_GROUP = re.compile(r"\}\s*\{")
+
+
 def find_box(text: str) -> Boxes:
-    count = text.count(BOX) - text.count(BOX + "}")
-    if count != 1:
+    r"""Count the answer boxes and read the content of the only one.
+
+    "\boxed{}" alone echoes the format and is not counted; "\boxed{}{X}" puts its
+    answer in the group after the empty braces, so it counts (as X). Every spelling
+    counts towards the number of boxes, but only "\boxed{" is read.
+    """
+    count, start, exact = 0, -1, False
+    for m in _BOX_OPEN.finditer(text):
+        at = m.end()
+        if text.startswith("}", at):
+            group = _EMPTY_THEN_GROUP.match(text, at)
+            if group is None:
+                continue  # an empty echo of the format
+            at = group.end()
+        count += 1
+        start, exact = at, m.group() == "\\boxed{"
+    if count != 1 or not exact:  # a lone misspelt box still blocks a hedge but earns nothing
         return Boxes(count, None)
-    at = text.find(BOX)
-    while text.startswith("}", at + len(BOX)):  # skip empty boxes
-        at = text.find(BOX, at + 1)
-    start = at + len(BOX)
     end = _matching_brace(text, start)
     return Boxes(1, text[start:end] if end != -1 else None)
 

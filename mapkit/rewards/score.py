@@ -366,7 +366,9 @@ def _default_planning(text: str, record: Mapping[str, Any], index: LineIndex, we
         transfers = _int(record["question_transfer_count"])
         detail = _planning_detail(route, index, s1, s2, transfers)
         if form != "short":
-            detail += _via_credit(sections, record, index, form)
+            # one cap for both parts: a made-up route with the right endpoints must stay
+            # far below a valid one (alpha * 10 < CORRECT)
+            detail = min(DETAIL_CAP, detail + _via_credit(sections, record, index, form))
     reason = "" if right else "endpoints wrong" if not endpoints else "route not valid on the map"
     if right and not well_formed:
         reason = f"{form} answer without its via lines (no format credit)"
@@ -408,7 +410,8 @@ def _planning_detail(route: Route, index: LineIndex, s1: str, s2: str, transfers
 def _via_credit(sections: Sequence[Any], record: Mapping[str, Any], index: LineIndex, form: str) -> float:
     """ReasonMap's map-score credit for the long forms, best over the reference routes
     (see ``via_credit``)."""
-    return max((via_credit(sections, reference, index, form) for reference in record.get("reference_routes") or ()), default=0.0)
+    routes = record.get("reference_routes")  # may be a numpy array (records read with pandas)
+    return max((via_credit(sections, reference, index, form) for reference in (() if routes is None else routes)), default=0.0)
 
 
 def via_credit(sections: Sequence[Any], reference: Sequence[Mapping[str, Any]], index: LineIndex, form: str) -> float:
@@ -423,7 +426,7 @@ def via_credit(sections: Sequence[Any], reference: Sequence[Mapping[str, Any]], 
     """
     if form not in ("long_num", "long_via"):
         return 0.0
-    count_credit, matched, union, inter = 0.0, 0, set(), set()
+    count_credit, matched, union, inter, empty_agree = 0.0, 0, set(), set(), False
     for mine, ref in zip(sections, reference):
         if index.resolve(mine.route) != index.resolve(ref["route_name"]) or index.resolve(mine.route) is None:
             continue
@@ -439,6 +442,8 @@ def via_credit(sections: Sequence[Any], reference: Sequence[Mapping[str, Any]], 
             matched += len(listed & truth)
             union |= listed | truth
             inter |= listed & truth
+            empty_agree |= not listed and not truth  # "Via Stops:" left empty, rightly
     if form == "long_num":
         return min(10.0, count_credit)
-    return (10.0 * (len(inter) / len(union) if union else 0.0) + min(10, matched)) / 2
+    iou = len(inter) / len(union) if union else 1.0 if empty_agree else 0.0
+    return (10.0 * iou + min(10, matched)) / 2
