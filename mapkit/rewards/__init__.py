@@ -66,7 +66,8 @@ mode="default": the same design, quirks fixed
 * Exactly one non-empty ``\\boxed{}`` holding exactly one admissible answer (yes|no; one
   letter A-D, optionally "(B)" / "B."; one non-negative integer; ``\\text{}`` and ``$``
   wrappers allowed) earns R_format = 1. Several boxes, several options in one box
-  ("A or B", "yes/no", "ABCD") or an inadmissible value earn nothing at all. Without a
+  ("A or B", "yes/no", "ABCD") or an inadmissible value earn nothing at all; every
+  spelling of a box ("\\boxed {x}", "\\BOXED{x}", "\\boxed{}{x}") counts as one. Without a
   box, "the answer is X" may still be right (no R_format) if every such phrase agrees.
 * Planning: the one box's content, else the whole completion, read line by line
   (labels in any case, "--" lines or a new Route Name between sections); R_format
@@ -80,7 +81,9 @@ mode="default": the same design, quirks fixed
 * Long forms (record ``route_form``, else ``template_id``, else the question's
   instruction; never the completion): + ReasonMap's map-score via credit against the
   best reference route (count: 4 per exact section, partial by relative error, cap
-  10; list: (10 * IoU + min(10, matched)) / 2), for sections on the reference's line.
+  10; list: (10 * IoU + min(10, matched)) / 2, a rightly empty list matching), for
+  sections on the reference's line. Planning detail and via credit share one cap of
+  10, so a made-up route with the right endpoints stays far below a valid one.
 
 ``map_score`` (mapkit.rewards.mapscore) is ReasonMap's evaluation metric of the same
 name, computed with this parser: short answers out of 20, long ones out of 40.
