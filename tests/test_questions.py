@@ -7,19 +7,16 @@ import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import networkx as nx
 import pytest
 
 from mapkit.annotation import load, loads
 from mapkit.dataset import record_problems
-from mapkit.difficulty import question_difficulty
 from mapkit.errors import TemplateError
 from mapkit.graph import TransitMap
 from mapkit.questions import (
     DEFAULT_COUNTS,
     GenerationReport,
     counting_options,
-    execute,
     generate,
     load_templates,
     route_text,
@@ -103,24 +100,90 @@ def test_templates_folder_override_changes_the_questions(tmp_path):
 
 # ------------------------------------------------------------------ records
 
-def test_every_record_is_valid_and_its_program_rederives_the_answer(mini, templates):
-    tm, records = mini
+# A plain re-reading of the fixture file, independent of TransitMap and the engine: each
+# answer below is recomputed from the raw JSON with loops and breadth-first searches.
+RAW = json.loads((ROOT / "tests" / "fixtures" / "mini.json").read_text())
+NAME = {sid: s["name"] for sid, s in RAW["stations"].items()}
+MEMBERS = {ln["id"]: {s for seg in ln["segments"] for s in seg} for ln in RAW["lines"]}
+LINE_NAME = {ln["id"]: ln["name"] for ln in RAW["lines"]}
+
+
+def _line_adjacency(line_id: str) -> dict[str, set[str]]:
+    adj: dict[str, set[str]] = defaultdict(set)
+    (line,) = [ln for ln in RAW["lines"] if ln["id"] == line_id]
+    for seg in line["segments"]:
+        pairs = list(zip(seg, seg[1:])) + ([(seg[-1], seg[0])] if line.get("loop") else [])
+        for x, y in pairs:
+            adj[x].add(y)
+            adj[y].add(x)
+    return adj
+
+
+def _hops(adj: dict[str, set[str]], a: str, b: str) -> int:
+    frontier, seen, hops = {a}, {a}, 0
+    while b not in frontier:
+        frontier = {n for x in frontier for n in adj[x]} - seen
+        seen |= frontier
+        hops += 1
+        assert frontier, (a, b)
+    return hops
+
+
+def _network_adjacency() -> dict[str, set[str]]:
+    adj: dict[str, set[str]] = defaultdict(set)
+    for line_id in MEMBERS:
+        for x, ns in _line_adjacency(line_id).items():
+            adj[x] |= ns
+    return adj
+
+
+def _min_transfers(a: str, b: str) -> int:
+    # Breadth-first over lines: lines touching a are at 0 transfers, and a line sharing a
+    # station with one at k transfers is at k + 1.
+    level = {lid for lid, m in MEMBERS.items() if a in m}
+    seen, transfers = set(level), 0
+    while not any(b in MEMBERS[lid] for lid in level):
+        level = {o for lid in level for o in MEMBERS if o not in seen and MEMBERS[o] & MEMBERS[lid]}
+        seen |= level
+        transfers += 1
+    return transfers
+
+
+def test_every_record_is_valid_and_its_answer_matches_a_plain_recount(mini, templates):
+    _, records = mini
     by_id = {t.id: t for ts in templates.by_type.values() for t in ts}
+    line_id_of = {v: k for k, v in LINE_NAME.items()}
     assert {r["type"] for r in records} == set(DEFAULT_COUNTS)
     for r in records:
         assert record_problems({**r, "split": "train"}) == [], r
-        program = json.loads(r["program"])
-        assert execute(program, tm) == program["result"]
-        result = program["result"]
-        if r["type"] in ("TorF1", "TorF2"):
-            assert r["answer"] == int(result)
-        elif r["type"] == "Counting1":
-            assert r["options"][r["answer"]] == result
-        elif r["type"] == "planning":
-            assert r["question_transfer_count"] == result["min_transfers"] == len(r["reference_routes"][0]) - 1
-            assert r["answer_text"] == route_text(r["reference_routes"][0], by_id[r["template_id"]].route_form)
+        args = json.loads(r["program"])["args"]
+        t = r["type"]
+        if t == "TorF1":
+            assert r["answer"] == int(any({args["station_1"], args["station_2"]} <= m for m in MEMBERS.values()))
+        elif t == "TorF2":
+            assert r["answer"] == int(args["station"] in MEMBERS[args["line"]])
+        elif t == "Counting1":
+            between = _hops(_line_adjacency(args["line"]), args["station_1"], args["station_2"]) - 1
+            assert r["options"][r["answer"]] == between
+        elif t == "Counting2":
+            assert r["answer"] == sum(args["station"] in m for m in MEMBERS.values())
+        elif t == "Counting3":
+            assert r["answer"] == len(RAW["lines"])
         else:
-            assert r["answer"] == result
+            a, b = args["station_1"], args["station_2"]
+            assert r["question_transfer_count"] == _min_transfers(a, b)
+            for route in r["reference_routes"]:
+                assert len(route) == r["question_transfer_count"] + 1
+                assert route[0]["departure_stop"] == NAME[a] and route[-1]["arrival_stop"] == NAME[b]
+                for section, nxt in zip(route, route[1:]):
+                    assert section["arrival_stop"] == nxt["departure_stop"]
+                for section in route:
+                    ids = {v: k for k, v in NAME.items()}
+                    lid = line_id_of[section["route_name"]]
+                    dep, arr = ids[section["departure_stop"]], ids[section["arrival_stop"]]
+                    assert {dep, arr} <= MEMBERS[lid]
+                    assert section["num_via_stops"] == len(section["via_stops"]) == _hops(_line_adjacency(lid), dep, arr) - 1
+            assert r["answer_text"] == route_text(r["reference_routes"][0], by_id[r["template_id"]].route_form)
         template = by_id[r["template_id"]]
         assert template.type == r["type"]
         assert r["question"].endswith("\n" + template.instruction)
@@ -139,22 +202,30 @@ def test_station_and_line_columns_are_display_names(mini):
         assert (r["line"] is not None) == (r["type"] in ("TorF2", "Counting1"))
 
 
-def test_difficulty_follows_the_threshold_table(mini):
-    tm, records = mini
+# The README's question-difficulty table, typed out again: (easy upper bound, middle upper bound).
+README_BOUNDS = {"TorF1": (4, 10), "TorF2": (18, 28), "Counting1": (3, 7), "Counting2": (1, 2), "Counting3": (4, 9), "planning": (0, 1)}
+
+
+def test_difficulty_follows_the_readme_table(mini):
+    _, records = mini
+    network = _network_adjacency()
     for r in records:
-        program = json.loads(r["program"])
-        args, t = program["args"], r["type"]
+        args, t = json.loads(r["program"])["args"], r["type"]
         if t == "Counting1":
-            measure = program["result"]
-        elif t in ("Counting2", "Counting3"):
-            measure = r["answer"]
+            measure = _hops(_line_adjacency(args["line"]), args["station_1"], args["station_2"]) - 1
+        elif t == "Counting2":
+            measure = sum(args["station"] in m for m in MEMBERS.values())
+        elif t == "Counting3":
+            measure = len(RAW["lines"])
         elif t == "planning":
-            measure = r["question_transfer_count"]
+            measure = _min_transfers(args["station_1"], args["station_2"])
         elif t == "TorF2":
-            measure = len(tm.stations_of(args["line"]))
+            measure = len(MEMBERS[args["line"]])
         else:
-            measure = nx.shortest_path_length(tm.station_graph, args["station_1"], args["station_2"])
-        assert r["difficulty_question"] == question_difficulty(r["type"], measure)
+            measure = _hops(network, args["station_1"], args["station_2"])
+        easy, middle = README_BOUNDS[t]
+        expected = "easy" if measure <= easy else "middle" if measure <= middle else "hard"
+        assert r["difficulty_question"] == expected, (t, measure)
         assert r["difficulty_city"] == "easy" and r["city_line_count"] == 4 and r["city_transfer_count"] == 4
 
 
@@ -181,7 +252,7 @@ def test_counting1_letters_and_templates_are_used_evenly(mini):
         for tid in per_template:
             paraphrases = Counter(json.loads(r["program"])["paraphrase"] for r in rs if r["template_id"] == tid)
             assert max(paraphrases.values()) - min(paraphrases.values()) <= 1, tid
-    assert len(per_template) == 1 or rtype == "planning"
+        assert len(per_template) == 1 or rtype == "planning", rtype
     assert set(Counter(r["template_id"] for r in by_type["planning"])) == {"planning_short", "planning_long_num", "planning_long_via"}
 
 
