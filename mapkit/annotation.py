@@ -9,8 +9,8 @@ together so an annotator can fix a file in one go.
 Example::
 
     >>> from mapkit.annotation import load
-    >>> tokyo = load("annotations/tokyo.json")          # doctest: +SKIP
-    >>> tokyo.station("shibuya").codes                    # doctest: +SKIP
+    >>> tokyo = load("annotations/tokyo.json")
+    >>> dict(tokyo.station("shibuya").codes)
     {'G': 'G01', 'Z': 'Z01', 'F': 'F16'}
 """
 from __future__ import annotations

@@ -10,8 +10,9 @@ Conventions, relied on by every caller:
 
 Example::
 
-    >>> tm = TransitMap.from_annotation(load("annotations/tokyo.json"))   # doctest: +SKIP
-    >>> tm.lines_through("shibuya")                                         # doctest: +SKIP
+    >>> from mapkit.annotation import load
+    >>> tm = TransitMap.from_annotation(load("annotations/tokyo.json"))
+    >>> tm.lines_through("shibuya")
     ['G', 'Z', 'F']
 """
 from __future__ import annotations

@@ -84,8 +84,9 @@ def generate(
     left out are not made). A city that cannot supply that many distinct, balanced
     questions gets fewer. The same map, templates, seed and counts give the same records.
 
-    >>> records = generate(TransitMap.from_annotation(load("tests/fixtures/mini.json")), seed=1)  # doctest: +SKIP
-    >>> records[0]["type"], records[0]["answer_text"]                                          # doctest: +SKIP
+    >>> from mapkit.annotation import load
+    >>> records = generate(TransitMap.from_annotation(load("tests/fixtures/mini.json")), seed=1)
+    >>> records[0]["type"], records[0]["answer_text"]
     ('TorF1', 'yes')
     """
     templates = templates or load_templates()

@@ -6,8 +6,9 @@ Arguments are station and line *ids*; results are plain JSON values.
 
 Example::
 
-    >>> tm = TransitMap.from_annotation(load("tests/fixtures/mini.json"))     # doctest: +SKIP
-    >>> execute({"op": "count_lines_through", "args": {"station": "c"}}, tm)  # doctest: +SKIP
+    >>> from mapkit.annotation import load
+    >>> tm = TransitMap.from_annotation(load("tests/fixtures/mini.json"))
+    >>> execute({"op": "count_lines_through", "args": {"station": "c"}}, tm)
     3
 """
 from __future__ import annotations
@@ -112,7 +113,9 @@ TYPE_QUERY = {
 def execute(program: Mapping[str, Any] | str, tm: TransitMap) -> Any:
     """Run a record's program again and return its JSON result (compare with ``program["result"]``).
 
-    >>> execute('{"op": "count_lines", "args": {}}', tm)  # doctest: +SKIP
+    >>> from mapkit.annotation import load
+    >>> tm = TransitMap.from_annotation(load("tests/fixtures/mini.json"))
+    >>> execute('{"op": "count_lines", "args": {}}', tm)
     4
     """
     import json

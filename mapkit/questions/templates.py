@@ -10,8 +10,8 @@ The folder is, in order: the ``directory`` argument, ``$MAPKIT_TEMPLATES``, then
 
 Example::
 
-    >>> ts = load_templates()                       # doctest: +SKIP
-    >>> [t.id for t in ts.by_type["planning"]]      # doctest: +SKIP
+    >>> ts = load_templates()
+    >>> [t.id for t in ts.by_type["planning"]]
     ['planning_long_num', 'planning_long_via', 'planning_short']
 """
 from __future__ import annotations

@@ -116,8 +116,8 @@ def load_lines(path: str | Path) -> Lines:
     Accepts a native mapkit annotation (what a dataset folder's ``annotations/`` holds)
     or a ReasonMap stations file. Raises RewardError (missing file) or AnnotationError.
 
-    >>> lines = load_lines("tests/fixtures/mini.json")     # doctest: +SKIP
-    >>> lines["Red Line"][:3]                               # doctest: +SKIP
+    >>> lines = load_lines("tests/fixtures/mini.json")
+    >>> lines["Red Line"][:3]
     ('Alpha', 'Bravo', 'Central')
     """
     path = Path(path)

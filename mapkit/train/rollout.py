@@ -90,8 +90,8 @@ def fit_to_budget(width: int, height: int, factor: int = 28, min_pixels: int = 5
     """(width, height) with sides multiples of ``factor``, aspect kept, and
     min_pixels <= width * height <= max_pixels.
 
-    >>> fit_to_budget(5800, 5400, max_pixels=112 * 112)
-    (112, 112)
+    >>> fit_to_budget(5800, 5400, max_pixels=112 * 112)  # each side floored to 28s: 116 -> 112, 108 -> 84
+    (112, 84)
     """
     w = max(factor, round(width / factor) * factor)
     h = max(factor, round(height / factor) * factor)
