@@ -12,7 +12,7 @@ from fakehub import make_dataset_folder
 
 @pytest.fixture
 def folder(tmp_path):
-    from mapkit.card import write_card
+    from mapkit.publish.card import write_card
 
     out = make_dataset_folder(tmp_path / "out")
     write_card(out, repo_id="org/mapkit-mini", revision="v1.0.0")
@@ -115,7 +115,7 @@ def test_load_dataset_reads_the_folder_with_the_card(folder, tmp_path):
 def test_splits_with_different_schemas_are_refused(folder):
     import pyarrow as pa
 
-    from mapkit.card import write_card
+    from mapkit.publish.card import write_card
     from mapkit.errors import DatasetError
 
     path = folder / "data" / "test-00000-of-00001.parquet"
@@ -127,7 +127,7 @@ def test_splits_with_different_schemas_are_refused(folder):
 
 
 def test_licence_ids():
-    from mapkit.card import hub_license, size_category
+    from mapkit.publish.card import hub_license, size_category
 
     assert hub_license("CC BY-SA 4.0") == "cc-by-sa-4.0"
     assert hub_license("ODbL-1.0") == "odbl"
@@ -140,7 +140,7 @@ def test_licence_ids():
 def test_mixed_licences_become_other_with_a_name(tmp_path):
     import json
 
-    from mapkit.card import card_data
+    from mapkit.publish.card import card_data
 
     out = make_dataset_folder(tmp_path / "out")
     other = json.loads((out / "annotations" / "mini.json").read_text())
@@ -154,7 +154,7 @@ def test_card_can_be_written_inside_the_build_before_the_readme_exists(tmp_path)
     """What the build does: everything written but README.md, then write_card(folder)."""
     from huggingface_hub import DatasetCard
 
-    from mapkit.card import CARD_MARKER, write_card
+    from mapkit.publish.card import CARD_MARKER, write_card
 
     out = make_dataset_folder(tmp_path / "out")
     (out / "README.md").unlink()

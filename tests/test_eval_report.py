@@ -1,4 +1,4 @@
-"""Predictions from fixed completions (mapkit.evaluate.score_prediction), the report written
+"""Predictions from fixed completions (mapkit.evaluation.report.score_prediction), the report written
 beside them, and the papers' table layout, checked against values worked out by hand.
 No model, no torch."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mapkit.errors import MapkitError
-from mapkit.evaluate import format_comparison, format_report, load_predictions, load_report, score_prediction, summarize, write_report
+from mapkit.evaluation.report import format_comparison, format_report, load_predictions, load_report, score_prediction, summarize, write_report
 from mapkit.rewards import load_lines
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from mapkit.errors import MapkitError
-from mapkit.evaluate import compare_rows, summarize
+from mapkit.evaluation.report import compare_rows, summarize
 
 
 def row(t, diff, city, correct, **extra):

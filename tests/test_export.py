@@ -13,7 +13,7 @@ from fakehub import make_dataset_folder
 
 @pytest.fixture
 def folder(tmp_path):
-    from mapkit.card import write_card
+    from mapkit.publish.card import write_card
 
     out = make_dataset_folder(tmp_path / "out")
     write_card(out)
@@ -76,7 +76,7 @@ def test_sharegpt_export_loads_as_llamafactory_expects(folder, tmp_path, run_cli
 
 def test_bare_answers_by_type():
     from mapkit.errors import DatasetError
-    from mapkit.export import bare_answer
+    from mapkit.publish.export import bare_answer
 
     assert bare_answer({"type": "TorF1", "answer": 1, "answer_text": "yes"}) == "yes"
     assert bare_answer({"type": "TorF2", "answer": 0, "answer_text": "no"}) == "no"

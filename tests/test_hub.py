@@ -41,7 +41,7 @@ def fake(monkeypatch, tmp_path):
 
 @pytest.fixture
 def folder(tmp_path):
-    from mapkit.card import write_card
+    from mapkit.publish.card import write_card
 
     out = make_dataset_folder(tmp_path / "out", extra_files={"maps/retired.png": b"\x89PNG old map"})
     write_card(out)
@@ -50,7 +50,7 @@ def folder(tmp_path):
 
 def rebuild(folder, seed=1):
     """Replace the folder with a new build: other rows, no planning, the retired map gone."""
-    from mapkit.card import write_card
+    from mapkit.publish.card import write_card
 
     shutil.rmtree(folder)
     make_dataset_folder(folder, seed=seed, drop_types=("planning",))

@@ -8,8 +8,8 @@ from PIL import Image
 
 from mapkit.annotation import load, loads
 from mapkit.errors import AnnotationError, MapkitError
-from mapkit.images import sha256_file
-from mapkit.scaffold import scaffold
+from mapkit.render.images import sha256_file
+from mapkit.importers.scaffold import scaffold
 
 
 @pytest.fixture

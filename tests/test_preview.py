@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mapkit.annotation import load, loads
-from mapkit.preview import preview
+from mapkit.render.preview import preview
 from mapkit.render import render_map
 
 

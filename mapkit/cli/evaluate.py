@@ -44,7 +44,7 @@ def evaluate(
     long) and map score, and accuracy by difficulty and city. `mapkit eval --compare
     A.json B.json` prints two reports side by side.
     """
-    from mapkit.evaluate import format_comparison, format_report, load_report, write_report
+    from mapkit.evaluation.report import format_comparison, format_report, load_report, write_report
 
     if compare and any(compare):
         a, b = (load_report(p) for p in compare)
@@ -59,8 +59,8 @@ def evaluate(
     wanted = tuple(t.strip() for item in types or [] for t in item.split(",") if t.strip())
 
     from mapkit.cli.train import _log_to_stderr
-    from mapkit.train.evaluate import EvalConfig
-    from mapkit.train.evaluate import evaluate as run_eval
+    from mapkit.evaluation.generate import EvalConfig
+    from mapkit.evaluation.generate import evaluate as run_eval
 
     cfg = EvalConfig(model=model, data=data, split=split, limit=limit, types=wanted, text_only=text_only, temperature=temperature,
                      top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, min_pixels=min_pixels, max_pixels=max_pixels,

@@ -96,7 +96,7 @@ def preview(
     drawn in red.
     """
     from mapkit.errors import RenderError
-    from mapkit.preview import preview as do_preview
+    from mapkit.render.preview import preview as do_preview
 
     source = _annotation_path(path, city, annotations)
     annotation, image_block = _load_for_preview(source)
@@ -130,7 +130,7 @@ def new(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Scaffold an annotation file: city, image block (size, sha256), empty stations and lines."""
-    from mapkit.scaffold import scaffold
+    from mapkit.importers.scaffold import scaffold
 
     target = out_file or annotations / f"{city}.json"
     path = scaffold(city, out=target, image=image, force=force, country=country, name=name, language=language)

@@ -25,7 +25,7 @@ def push(
     Re-validates the folder first. Uses HF_ENDPOINT, HF_TOKEN or the login stored by
     `hf auth login`. Exit 3 when the Hub cannot be reached or refuses the push.
     """
-    from mapkit.hub import REPO_ID_RE, TAG_RE, push as do_push
+    from mapkit.publish.hub import REPO_ID_RE, TAG_RE, push as do_push
 
     if not REPO_ID_RE.match(repo_id):
         raise typer.BadParameter(f"{repo_id!r} is not ORG/NAME", param_hint="--repo-id")
@@ -79,7 +79,7 @@ def export(
     """
     import json
 
-    from mapkit.export import FORMATS, export as do_export
+    from mapkit.publish.export import FORMATS, export as do_export
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")

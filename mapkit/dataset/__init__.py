@@ -1,5 +1,5 @@
 """Dataset folders (DESIGN.md): records and their schema, splits, writing, reading,
-validating (the card is mapkit.card), and ``build_dataset`` which `mapkit build` calls.
+validating (the card is mapkit.publish.card), and ``build_dataset`` which `mapkit build` calls.
 
 Example::
 

@@ -26,7 +26,7 @@ from mapkit.dataset.folder import MapFile, counts, write_dataset
 from mapkit.dataset.splits import assign_splits
 from mapkit.errors import DatasetError, MapkitError
 from mapkit.graph import TransitMap
-from mapkit.images import sha256_file
+from mapkit.render.images import sha256_file
 from mapkit.questions import DEFAULT_COUNTS, TYPES, GenerationReport, generate, load_templates
 
 
@@ -165,7 +165,7 @@ def build_dataset(
             for path, a, m, source in cities
         },
         "skipped_cities": missing,
-        # input file -> sha256: what `mapkit.card` lists as provenance
+        # input file -> sha256: what `mapkit.publish.card` lists as provenance
         "inputs": {
             **{f"annotations/{p.name}": sha256_file(p) for p, _, _, _ in cities},
             **{f"maps/{m.source.name}": sha256_file(m.source) for _, _, m, _ in cities if m and m.source},

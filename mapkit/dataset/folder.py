@@ -28,7 +28,7 @@ import mapkit
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
 from mapkit.errors import DatasetError
-from mapkit.images import sha256_file
+from mapkit.render.images import sha256_file
 
 FORMAT_VERSION = 1
 SPLIT_ORDER = ("train", "validation", "test")
@@ -114,7 +114,7 @@ def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations
             write_parquet(by_split[split], tmp / split_file(split))
         manifest["files"] = {str(f.relative_to(tmp)): sha256_file(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-        from mapkit.card import write_card  # reads back what was just written: counts come from the files
+        from mapkit.publish.card import write_card  # reads back what was just written: counts come from the files
 
         write_card(tmp)
         _swap_into_place(tmp, out)
@@ -130,7 +130,7 @@ def _copy_png(src: Path, target: Path) -> None:
     if is_png:
         shutil.copyfile(src, target)
         return
-    from mapkit.images import open_map
+    from mapkit.render.images import open_map
 
     open_map(src).save(target, format="PNG")
 

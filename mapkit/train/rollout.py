@@ -110,7 +110,7 @@ def fit_to_budget(width: int, height: int, factor: int = 28, min_pixels: int = 5
 def load_map(path: str, factor: int, min_pixels: int, max_pixels: int):
     from PIL import Image
 
-    from mapkit.images import open_map
+    from mapkit.render.images import open_map
 
     image = open_map(path)
     size = fit_to_budget(*image.size, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import MapkitError
-from mapkit.images import image_size, sha256_file
+from mapkit.render.images import image_size, sha256_file
 
 TODO = "TODO"
 

@@ -9,7 +9,7 @@ a card that ``push_to_hub`` wrote.
 
 Example::
 
-    >>> from mapkit.card import write_card
+    >>> from mapkit.publish.card import write_card
     >>> write_card("out/tokyo", repo_id="org/mapkit-tokyo", revision="v1.0.0")  # doctest: +SKIP
     PosixPath('out/tokyo/README.md')
 """

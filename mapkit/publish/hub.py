@@ -14,7 +14,7 @@ The standard environment applies: ``HF_ENDPOINT``, ``HF_TOKEN`` or the token sto
 
 Example::
 
-    >>> from mapkit.hub import push
+    >>> from mapkit.publish.hub import push
     >>> result = push("out/tokyo", "org/mapkit-tokyo", tag="v1.0.0")  # doctest: +SKIP
     >>> result.commit_url  # doctest: +SKIP
 """
@@ -87,7 +87,7 @@ def validate_folder(folder: Path | str) -> dict[str, int]:
     the card is there and every file the manifest hashed still has that sha256, so a
     folder edited or damaged after the build is never published.
     """
-    from mapkit.card import read_manifest, split_files
+    from mapkit.publish.card import read_manifest, split_files
     from mapkit.dataset import read_dataset, validate_folder as validate_dataset
 
     folder = Path(folder)
@@ -289,7 +289,7 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
 
     overrides: dict[str, bytes] = {}
     if update_card and _is_mapkit_card(folder / "README.md"):
-        from mapkit.card import render_card
+        from mapkit.publish.card import render_card
 
         card = render_card(folder, repo_id=repo_id, revision=tag or revision).encode("utf-8")
         if card != (folder / "README.md").read_bytes():
@@ -335,7 +335,7 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
 
 
 def _default_message(folder: Path, counts: dict[str, int]) -> str:
-    from mapkit.card import read_manifest
+    from mapkit.publish.card import read_manifest
 
     manifest = read_manifest(folder)
     version = manifest.get("mapkit_version") or manifest.get("version") or "?"
@@ -344,7 +344,7 @@ def _default_message(folder: Path, counts: dict[str, int]) -> str:
 
 
 def _is_mapkit_card(path: Path) -> bool:
-    from mapkit.card import CARD_MARKER
+    from mapkit.publish.card import CARD_MARKER
 
     try:
         return CARD_MARKER in path.read_text(encoding="utf-8")

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 from mapkit.annotation import Annotation
 from mapkit.errors import RenderError
-from mapkit.images import MAX_MAP_PIXELS
+from mapkit.render.images import MAX_MAP_PIXELS
 from mapkit.render.fonts import FontSet
 
 FAR_FACTOR = 6.0

@@ -13,7 +13,7 @@ canonical route text). ``jsonl`` writes one plain record per line for other trai
 
 Example::
 
-    >>> from mapkit.export import export
+    >>> from mapkit.publish.export import export
     >>> export("out/tokyo", "sft/tokyo.json", fmt="sharegpt").count  # doctest: +SKIP
     2310
 """
@@ -86,8 +86,8 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
     ``boxed`` writes targets as ``\\boxed{B}`` (what the prompts ask for) instead of bare.
     Rows of a text-only build (empty ``figure``) get no image and no ``<image>`` token.
     """
-    from mapkit.card import read_records
-    from mapkit.hub import validate_folder
+    from mapkit.publish.card import read_records
+    from mapkit.publish.hub import validate_folder
 
     if fmt not in FORMATS:
         raise DatasetError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,16 +1,16 @@
 """`mapkit eval`: generate answers for a split and score them as training does.
 
-    >>> from mapkit.train.evaluate import EvalConfig, evaluate               # doctest: +SKIP
+    >>> from mapkit.evaluation.generate import EvalConfig, evaluate               # doctest: +SKIP
     >>> result = evaluate(EvalConfig(model="runs/smoke/checkpoint-12", data="out/tokyo"))  # doctest: +SKIP
     >>> result.report["weighted_accuracy"]                                   # doctest: +SKIP
 
 Prompts are the training prompts (``rollout.build_prompt``: the map resized to the same
 pixel budget, then the question; ``--text-only`` drops the map), batched with left
 padding (``rollout.collate``) and decoded greedily unless ``temperature > 0``. Each
-answer is scored by ``mapkit.evaluate.score_prediction``: correctness is the reward's own
+answer is scored by ``mapkit.evaluation.report.score_prediction``: correctness is the reward's own
 R_correct (``mapkit.rewards.breakdown``), so training and evaluation cannot disagree.
 A prompt longer than ``max_prompt_length`` is not asked (as in training) and counts as
-wrong. The pure arithmetic of the report is ``mapkit.evaluate.summarize``.
+wrong. The pure arithmetic of the report is ``mapkit.evaluation.report.summarize``.
 """
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ from typing import Any
 import torch
 
 from mapkit.errors import ConfigError, DatasetError, MapkitError
-from mapkit.evaluate import TYPES, score_prediction, summarize
+from mapkit.evaluation.report import TYPES, score_prediction, summarize
 from mapkit.train import checkpoint as ckpt
 from mapkit.train.config import SIZED_DEFAULTS, GRPOConfig
 from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype, set_pixel_budget
 from mapkit.train.rollout import build_prompt, collate, end_ids, lines_loader, load_data, placeholder_ids
 
-log = logging.getLogger("mapkit.train.evaluate")
+log = logging.getLogger("mapkit.evaluation.generate")
 
 REWARD_MODES = ("default", "paper")
 # settings a checkpoint's training run fixes, used as the evaluation's defaults
@@ -222,8 +222,8 @@ def generate(model, processor, prompts: list[dict], cfg: EvalConfig, device) -> 
 
 def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) -> EvalResult:
     """Generate and score every selected record of the split; returns the report (as
-    ``mapkit.evaluate.summarize`` computes it, plus the run's settings) and the
-    predictions. Nothing is written: ``mapkit.evaluate.write_report`` does that."""
+    ``mapkit.evaluation.report.summarize`` computes it, plus the run's settings) and the
+    predictions. Nothing is written: ``mapkit.evaluation.report.write_report`` does that."""
     from tqdm.auto import tqdm
 
     from mapkit import rewards

@@ -1,0 +1,9 @@
+"""Evaluation: score a model the way the papers do.
+
+``report`` is the arithmetic of the report (accuracy by type and difficulty, weighted
+accuracy, map scores, tables) and needs no torch; ``generate`` asks a model for answers
+with the training prompts and needs the ``[train]`` extra, so it is not imported here.
+"""
+from mapkit.evaluation.report import load_predictions, load_report, score_prediction, summarize, write_report
+
+__all__ = ["load_predictions", "load_report", "score_prediction", "summarize", "write_report"]
