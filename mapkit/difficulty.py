@@ -8,8 +8,7 @@ A label is the first bucket whose upper bound the measure does not exceed:
 from __future__ import annotations
 
 from mapkit.errors import MapkitError
-
-LABELS = ("easy", "middle", "hard")  # "middle", not "medium": ReasonMap's spelling
+from mapkit.vocab import DIFFICULTY_LABELS as LABELS
 
 # Map difficulty from city statistics: a map is as hard as its harder measure.
 # Chosen so that the 30 ReasonMap cities spread over all three labels

@@ -8,10 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mapkit.errors import DatasetError
-
-TYPE_ORDER = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
-LABELS = ("easy", "middle", "hard")
-
+from mapkit.vocab import DIFFICULTY_LABELS as LABELS
+from mapkit.vocab import RECORD_TYPES as TYPE_ORDER
 
 # ------------------------------------------------------------------ splits
 

@@ -32,10 +32,10 @@ from mapkit.train import checkpoint as ckpt
 from mapkit.train.config import SIZED_DEFAULTS, GRPOConfig
 from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype, set_pixel_budget
 from mapkit.train.rollout import build_prompt, collate, end_ids, lines_loader, load_data, placeholder_ids
+from mapkit.vocab import REWARD_MODES
 
 log = logging.getLogger("mapkit.evaluation.generate")
 
-REWARD_MODES = ("default", "paper")
 # settings a checkpoint's training run fixes, used as the evaluation's defaults
 FROM_TRAINING = ("max_new_tokens", "max_prompt_length", "min_pixels", "max_pixels")
 BATCH_SIZE = (8, 16)  # (real model, tiny)

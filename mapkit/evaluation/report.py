@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import MapkitError
-
-DIFFICULTY_WEIGHTS = {"easy": 1.0, "middle": 1.5, "hard": 2.0}
-TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
-PLUS_TYPES = TYPES[:-1]
+from mapkit.vocab import ACCURACY_WEIGHTS as DIFFICULTY_WEIGHTS
+from mapkit.vocab import PLUS_TYPES
+from mapkit.vocab import RECORD_TYPES as TYPES
 
 
 def _accuracy(rows: list[Mapping[str, Any]]) -> dict[str, Any]:

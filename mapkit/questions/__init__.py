@@ -8,10 +8,11 @@ Example::
     >>> from mapkit.questions import generate
     >>> records = generate(TransitMap.from_annotation(load("annotations/tokyo.json")), seed=0)  # doctest: +SKIP
 """
-from mapkit.questions.engine import COLUMNS, DEFAULT_COUNTS, PLUS_TYPES, TYPES, GenerationReport, generate
-from mapkit.questions.records import counting_options, route_text
+from mapkit.questions.engine import COLUMNS, DEFAULT_COUNTS, TYPES, GenerationReport, generate
 from mapkit.questions.queries import QUERIES, TYPE_QUERY, execute
+from mapkit.questions.records import counting_options, route_text
 from mapkit.questions.templates import Template, TemplateSet, load_templates, templates_dir
+from mapkit.vocab import PLUS_TYPES
 
 __all__ = [
     "COLUMNS",

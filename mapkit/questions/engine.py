@@ -30,9 +30,8 @@ from mapkit.questions.city import Candidate, City
 from mapkit.questions.queries import QUERIES
 from mapkit.questions.records import instantiate
 from mapkit.questions.templates import TemplateSet, load_templates
+from mapkit.vocab import RECORD_TYPES as TYPES
 
-TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
-PLUS_TYPES = TYPES[:5]
 # Per city, what ReasonMap-Plus has on average (4,018 questions over 30 cities) and
 # ReasonMap's planning questions; Counting3 has one question per map by nature.
 DEFAULT_COUNTS = {"TorF1": 35, "TorF2": 31, "Counting1": 35, "Counting2": 32, "Counting3": 1, "planning": 34}

@@ -19,10 +19,11 @@ from mapkit.rewards import paper
 from mapkit.rewards.lines import LineIndex, index_for
 from mapkit.rewards.names import normalize
 from mapkit.rewards.parse import KINDS, admissible, as_text, find_box, parse_route, phrase_answers, stops_list
+from mapkit.vocab import RECORD_TYPES as TYPES
+from mapkit.vocab import REWARD_CITY_WEIGHTS as CITY_WEIGHT
+from mapkit.vocab import REWARD_MODES as MODES
+from mapkit.vocab import WEIGHTINGS
 
-TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
-MODES = ("paper", "default")
-WEIGHTINGS = ("difficulty_aware", "baseline")
 REQUIRED = ("type", "answer", "station_1", "station_2", "difficulty_city", "question_transfer_count")
 ROUTE_FORMS = ("short", "long_num", "long_via")
 
@@ -31,7 +32,6 @@ CORRECT = 10.0  # R_correct of a right answer
 FORMAT = 1.0  # default mode: R_format of a well-formed, admissible answer (the paper has none)
 DETAIL_CAP = 10.0  # planning and Counting1 detail are capped at 10 (alpha * 10 < CORRECT)
 DETAIL_FLOOR = -10.0  # default mode only: the released planning detail has no floor
-CITY_WEIGHT = {"easy": 1.0, "middle": 1.2, "hard": 1.5}
 TRANSFER_BONUS = 0.5  # planning questions with at least one transfer
 
 _STATION_FIELDS = {  # which of station_1 / station_2 a type needs as a non-empty string

@@ -22,9 +22,9 @@ from typing import Any
 from mapkit.errors import RewardError
 from mapkit.rewards.lines import load_lines
 from mapkit.rewards.score import ALPHA, MODES, TYPES, WEIGHTINGS, breakdown, check_records
+from mapkit.vocab import FAMILIES
 
 PARTS = ("reward", "correct", "detail", "format")
-FAMILIES = {"TorF": ("TorF1", "TorF2"), "Counting": ("Counting1", "Counting2", "Counting3"), "planning": ("planning",)}
 
 RewardFunc = Callable[..., list]
 

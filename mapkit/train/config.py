@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import ConfigError
+from mapkit.train.curriculum import StageConfig, select_stages
+from mapkit.vocab import CURRICULA as CURRICULUM_TABLES
+from mapkit.vocab import REWARD_MODES, WEIGHTINGS
 
 SCALE_REWARDS = ("group", "batch", "none")
-CURRICULA = ("rewardmap", "coarse", "fine", "shuffled")
-REWARD_MODES = ("paper", "default")
-WEIGHTINGS = ("difficulty_aware", "baseline")
+CURRICULA = tuple(CURRICULUM_TABLES)
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 GENERATION_BACKENDS = ("hf", "vllm")
 
@@ -47,15 +48,6 @@ DATA_ORDER_FIELDS = ("data", "split", "seed", "stages", "curriculum", "prompts_p
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
-
-
-@dataclass(frozen=True)
-class StageConfig:
-    """One curriculum stage: the record types it draws from, shuffled together."""
-
-    name: str
-    types: tuple[str, ...]
-    max_steps: int | None = None  # --stage-steps: cap on optimizer steps in this stage
 
 
 @dataclass
@@ -180,8 +172,6 @@ class GRPOConfig:
         self.stage_configs()  # raises ConfigError on an unknown stage name or number
 
     def stage_configs(self) -> list[StageConfig]:
-        from mapkit.train.curriculum import select_stages
-
         return select_stages(self.curriculum, self.stages, self.stage_steps or None)
 
     # --- files ---

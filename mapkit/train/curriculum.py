@@ -23,19 +23,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapkit.errors import ConfigError, DatasetError
-from mapkit.train.config import StageConfig
+from mapkit.vocab import CURRICULA
+from mapkit.vocab import RECORD_TYPES as TYPES
 
-TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
-PLUS = TYPES[:5]
 
-CURRICULA: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    # released order (PAPER.md): TorF1+TorF2 -> Counting2+Counting3 -> Counting1 -> planning
-    "rewardmap": (("torf", ("TorF1", "TorF2")), ("counting23", ("Counting2", "Counting3")),
-                  ("counting1", ("Counting1",)), ("planning", ("planning",))),
-    "coarse": (("plus", PLUS), ("planning", ("planning",))),
-    "fine": tuple((t.lower(), (t,)) for t in ("TorF1", "TorF2", "Counting3", "Counting2", "Counting1", "planning")),
-    "shuffled": (("all", TYPES),),  # the SFT->RL-style baseline: everything shuffled together
-}
+@dataclass(frozen=True)
+class StageConfig:
+    """One curriculum stage: the record types it draws from, shuffled together."""
+
+    name: str
+    types: tuple[str, ...]
+    max_steps: int | None = None  # --stage-steps: cap on optimizer steps in this stage
 
 
 def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = None) -> list[StageConfig]:
