@@ -43,6 +43,21 @@ class Station:
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """One stop sequence as vehicles run it, in their direction of travel (schema v2).
+
+    A one-way loop ends with its first station again (``A B C D A``)."""
+
+    stops: tuple[str, ...]
+    direction: int | None = None
+    trips: int | None = None
+
+    @property
+    def is_loop(self) -> bool:
+        return len(self.stops) >= 4 and self.stops[0] == self.stops[-1]
+
+
+@dataclass(frozen=True)
 class Line:
     id: str
     name: str
@@ -51,6 +66,13 @@ class Line:
     loop: bool = False
     code: str | None = None
     uncertain_segments: frozenset[int] = frozenset()
+    patterns: tuple[Pattern, ...] = ()  # empty: the line runs both ways along its segments
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def one_way(self) -> bool:
+        """Riders may only travel along the line's patterns, in their order."""
+        return bool(self.patterns)
 
     @property
     def station_ids(self) -> tuple[str, ...]:
@@ -120,7 +142,7 @@ class Annotation:
     def to_dict(self) -> dict[str, Any]:
         """The annotation as native JSON (what ``load`` reads back)."""
         out: dict[str, Any] = {
-            "schema_version": 1,
+            "schema_version": 2 if any(line.patterns or line.names for line in self.lines) else 1,
             "city": self.city,
             "country": self.country,
             "name": self.name,
@@ -152,6 +174,8 @@ def _station_dict(s: Station) -> dict[str, Any]:
 
 def _line_dict(line: Line) -> dict[str, Any]:
     d: dict[str, Any] = {"id": line.id, "name": line.name}
+    if line.names:
+        d["names"] = dict(line.names)
     if line.code:
         d["code"] = line.code
     d["color"] = line.color
@@ -160,6 +184,17 @@ def _line_dict(line: Line) -> dict[str, Any]:
     d["segments"] = [list(seg) for seg in line.segments]
     if line.uncertain_segments:
         d["uncertain_segments"] = sorted(line.uncertain_segments)
+    if line.patterns:
+        d["patterns"] = [_pattern_dict(p) for p in line.patterns]
+    return d
+
+
+def _pattern_dict(p: Pattern) -> dict[str, Any]:
+    d: dict[str, Any] = {"stops": list(p.stops)}
+    if p.direction is not None:
+        d["direction"] = p.direction
+    if p.trips is not None:
+        d["trips"] = p.trips
     return d
 
 
@@ -335,6 +370,9 @@ def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> 
                 yield err(f"{where}.uncertain_segments", f"segment index {idx} does not exist", f"the line has {len(line['segments'])} segment(s)")
         if line.get("loop") and len(line["segments"][0]) < 3:
             yield err(f"{where}.loop", "a loop needs at least three stations", "remove \"loop\" or add the stations")
+        if ("patterns" in line or "names" in line) and data.get("schema_version") != 2:
+            yield err(where, "`patterns` and line `names` are schema version 2", "add \"schema_version\": 2 at the top of the file")
+        yield from _pattern_problems(line, where, on_line, stations, err)
         for sid in on_line:
             served[sid].add(line["id"])
 
@@ -385,6 +423,33 @@ def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> 
                    "routes between parts do not exist; check for missing shared stations")
 
 
+def _pattern_problems(line: dict[str, Any], where: str, on_line: set[str], stations: Mapping[str, Any], err) -> Iterator[Problem]:
+    """A pattern rides its line: its stations are on the segments, none repeats (a loop
+    may end at its start), and every station of the segments is served by a pattern."""
+    served: set[str] = set()
+    for j, pattern in enumerate(line.get("patterns", [])):
+        stops = pattern["stops"]
+        p_where = f"{where}.patterns[{j}].stops"
+        body = stops[:-1] if len(stops) >= 4 and stops[0] == stops[-1] else stops
+        seen: set[str] = set()
+        for k, sid in enumerate(body):
+            if sid not in stations:
+                yield err(f"{p_where}[{k}]", f"unknown station id {sid!r}", "add it under `stations` or fix the id")
+            elif sid not in on_line:
+                yield err(f"{p_where}[{k}]", f"station {sid!r} is not on the segments of line {line['id']!r}",
+                          "add it to a segment (the drawn line) or remove it from the pattern")
+            if sid in seen:
+                yield err(f"{p_where}[{k}]", f"station {sid!r} appears twice in this pattern",
+                          "split the pattern where it revisits a station; only a loop ends at its first station")
+            seen.add(sid)
+        served.update(seen)
+    if line.get("patterns"):
+        unserved = sorted(on_line - served)
+        if unserved:
+            yield err(f"{where}.patterns", f"station(s) {', '.join(map(repr, unserved[:5]))} are on the segments but on no pattern",
+                      "riders could not board there: add them to a pattern or drop them from the segments")
+
+
 def _components(stations: Mapping[str, Any], lines: list[dict[str, Any]]) -> list[set[str]]:
     # Union-find keeps validation free of networkx, which graph.py already uses for queries.
     parent = {sid: sid for sid in stations}
@@ -428,6 +493,8 @@ def _build(data: dict[str, Any], path: Path | None, warnings: tuple[Problem, ...
             loop=bool(ln.get("loop", False)),
             code=ln.get("code"),
             uncertain_segments=frozenset(ln.get("uncertain_segments", [])),
+            patterns=tuple(Pattern(tuple(p["stops"]), p.get("direction"), p.get("trips")) for p in ln.get("patterns", [])),
+            names=MappingProxyType(dict(ln.get("names", {}))),
         )
         for ln in data["lines"]
     )

@@ -53,6 +53,10 @@ class UncertainTopologyError(GraphError):
     """A query needs the order of stations that the annotation marks as uncertain."""
 
 
+class DirectionError(GraphError):
+    """On a one-way line, no stop pattern runs between two stations in the asked order."""
+
+
 class SourceError(MapkitError):
     """A source file for an importer (ReasonMap JSON, GTFS feed) could not be read."""
 

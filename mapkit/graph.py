@@ -7,6 +7,10 @@ Conventions, relied on by every caller:
   when both ways are equally long the query raises ``AmbiguousQueryError``.
 - Station order inside a segment marked uncertain is never used: queries that would
   need it raise ``UncertainTopologyError`` and routes do not ride through it.
+- A line with stop ``patterns`` (schema v2) is one-way per pattern (``mapkit.directions``):
+  "same line", "stops between" and routes hold for the direction of travel asked
+  (station 1 to station 2); a pair no pattern runs in that order raises
+  ``DirectionError`` rather than being answered.
 
 Example::
 
@@ -26,7 +30,7 @@ from typing import Iterable
 import networkx as nx
 
 from mapkit.annotation import Annotation, Line
-from mapkit.errors import AmbiguousQueryError, GraphError, UncertainTopologyError
+from mapkit.errors import AmbiguousQueryError, DirectionError, GraphError, UncertainTopologyError
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class TransitMap:
                 self._served[sid].append(line.id)
         self._line_graphs = {line.id: _line_graph(line, certain_only=False) for line in annotation.lines}
         self._certain_graphs = {line.id: _line_graph(line, certain_only=True) for line in annotation.lines}
+        self.has_one_way = any(line.one_way for line in annotation.lines)
 
     @classmethod
     def from_annotation(cls, annotation: Annotation) -> "TransitMap":
@@ -144,7 +149,18 @@ class TransitMap:
         return [lid for lid in self.lines_through(a) if lid in lines_b]
 
     def on_common_line(self, a: str, b: str) -> bool:
-        return bool(self.common_lines(a, b))
+        """Whether one line takes a rider from ``a`` to ``b``. A pair that shares only
+        one-way lines none of which runs from ``a`` to ``b`` raises DirectionError."""
+        common = self.common_lines(a, b)
+        if not self.has_one_way or not common:
+            return bool(common)
+        from mapkit.directions import serves_in_order
+
+        for lid in common:
+            line = self._lines[lid]
+            if not line.one_way or serves_in_order(line, a, b):
+                return True
+        raise DirectionError(f"{self.annotation.city}: {a!r} and {b!r} share only one-way lines, none running from {a!r} to {b!r}")
 
     def line_path(self, lid: str, a: str, b: str) -> list[str]:
         """Stations from ``a`` to ``b`` along one line, both included.
@@ -159,6 +175,8 @@ class TransitMap:
                 raise GraphError(f"{self.annotation.city}: station {sid!r} is not on line {lid!r}")
         if a == b:
             return [a]
+        if line.one_way:
+            return self._pattern_path(line, a, b)
         full = self._line_graphs[lid]
         paths = list(nx.all_shortest_paths(full, a, b))
         if len(paths) > 1:
@@ -168,6 +186,17 @@ class TransitMap:
         if not all(certain.has_edge(x, y) for x, y in zip(path, path[1:])):
             raise UncertainTopologyError(f"{self.annotation.city}: the order of stations between {a!r} and {b!r} on line {lid!r} is uncertain")
         return path
+
+    def _pattern_path(self, line: Line, a: str, b: str) -> list[str]:
+        from mapkit.directions import pattern_paths
+
+        paths = pattern_paths(line, a, b)
+        if not paths:
+            raise DirectionError(f"{self.annotation.city}: no pattern of line {line.id!r} runs from {a!r} to {b!r}")
+        if len(paths) > 1:
+            raise AmbiguousQueryError(f"{self.annotation.city}: patterns of line {line.id!r} stop at different stations "
+                                      f"between {a!r} and {b!r}")
+        return list(paths[0])
 
     def stops_between(self, lid: str, a: str, b: str) -> list[str]:
         """Intermediate stations between ``a`` and ``b`` on one line, both excluded."""
@@ -184,6 +213,11 @@ class TransitMap:
             raise GraphError(f"{self.annotation.city}: origin and destination are the same station {a!r}")
         if k < 1:
             raise GraphError("k must be at least 1")
+        if self.has_one_way:
+            found_rides = self._rides.routes(a, b, k)
+            if not found_rides:
+                raise GraphError(f"{self.annotation.city}: no route from {a!r} to {b!r}")
+            return found_rides
         found: list[tuple[int, tuple[str, ...], Route]] = []
         for line_seq in self._fewest_transfer_line_sequences(a, b):
             for route in self._routes_along(line_seq, a, b):
@@ -216,6 +250,12 @@ class TransitMap:
         )
 
     # ------------------------------------------------------------ routing helpers
+    @cached_property
+    def _rides(self):
+        from mapkit.directions import Rides
+
+        return Rides(self)
+
     def _fewest_transfer_line_sequences(self, a: str, b: str) -> Iterable[tuple[str, ...]]:
         # Riding graph: a line is usable between two of its stations only through certain
         # edges, so the line graph is built per connected certain component of each line.

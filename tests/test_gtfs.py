@@ -94,7 +94,8 @@ def test_import_builds_lines_stations_and_validates(feed: Path, tmp_path: Path):
     a = load(result.path)  # validates like a hand-written file
     lines = {ln.id: ln for ln in a.lines}
     assert set(lines) == {"1", "T2", "L", "T9"}  # the bus is left out
-    assert lines["1"].name == "Line One" and lines["1"].color == "#FFCD00"
+    # riders say "1": the short name is the name, the long one is kept
+    assert lines["1"].name == "1" and lines["1"].names == {"long": "Line One"} and lines["1"].color == "#FFCD00"
     assert lines["L"].color == "#00A0E9" and lines["L"].loop
     assert lines["L"].segments == (("central", "golf", "delta", "hotel"),)
     # most common pattern, platforms collapsed: A1/A2 -> alpha, C1/C2 -> central
@@ -167,7 +168,7 @@ def test_cli_import_gtfs_render_and_build(feed: Path, tmp_path: Path, run_cli):
     ann = tmp_path / "ann"
     code, out, err = run_cli("import", "gtfs", feed, "--city", "demo", "--out", ann)
     assert code == 0, err
-    assert "demo.json: 10 stations, 4 lines" in out
+    assert "demo.json: 10 stations, 4 lines" in out and "route r1 -> line 1 (1): 2 of 3 pattern(s) kept, 7 of 7 trips covered" in out
     code, out, err = run_cli("render", "--city", "demo", "--annotations", ann, "--out", tmp_path / "demo.png", "--width", "1000")
     assert code == 0, err
     geometry = json.loads((tmp_path / "demo.geometry.json").read_text())

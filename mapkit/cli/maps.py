@@ -149,14 +149,26 @@ def import_gtfs_cmd(
     name: Optional[str] = typer.Option(None, "--name", help="Map name (default: from the agency)."),
     language: Optional[str] = typer.Option(None, "--language", help="Language of stop names (default: from the feed, else en)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print every import warning."),
+    min_trip_share: float = typer.Option(0.05, "--min-trip-share",
+                                         help="Keep every stop pattern run by at least this share of a route direction's trips."),
 ) -> None:
-    """Convert a GTFS feed into a native annotation: lines from routes, stations from stops."""
+    """Convert a GTFS feed into a native annotation: lines from routes, stations from stops.
+
+    Each route keeps every stop pattern (per direction) run by at least --min-trip-share
+    of its trips, one-way in its direction of travel; a line per route is printed with
+    the patterns kept, the trips they cover and the stations left out.
+    """
     from mapkit.importers.gtfs import import_gtfs
 
-    result = import_gtfs(feed, city, out_dir, route_types=route_types, country=country, name=name, language=language)
+    result = import_gtfs(feed, city, out_dir, route_types=route_types, country=country, name=name, language=language,
+                         min_trip_share=min_trip_share)
     a = result.annotation
     notes = list(result.warnings) + [str(w) for w in a.warnings]
-    out.print(f"wrote {result.path}: {len(a.stations)} stations, {len(a.lines)} lines, {len(notes)} warning(s)"
-              + ("" if verbose or not notes else " (--verbose lists them)"))
+    for route in result.routes:
+        out.print(str(route))
+    trips = sum(r.trips for r in result.routes)
+    covered = sum(r.trips_covered for r in result.routes)
+    out.print(f"wrote {result.path}: {len(a.stations)} stations, {len(a.lines)} lines, {covered} of {trips} trips covered, "
+              f"{len(notes)} warning(s)" + ("" if verbose or not notes else " (--verbose lists them)"))
     for note in notes if verbose else []:
         warn(note)

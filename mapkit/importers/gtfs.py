@@ -4,12 +4,17 @@ The feed is read with gtfs-kit. What becomes of it:
 
 - Routes: those whose ``route_type`` is kept (subway/metro, light rail and tram by
   default, basic and extended GTFS types alike); each becomes a line with its
-  colour (a default palette when the feed has none), ``route_long_name`` (or the short
-  name) as name and ``route_short_name`` as code.
-- Segments: for each route and direction, the stop sequence run by most trips. The
-  first direction gives the line's first segment; stations the other direction visits
-  that the first does not become branch segments starting where they leave the line.
-  A trip that ends where it started makes the line a loop.
+  colour (a default palette when the feed has none), ``route_short_name`` as name
+  (what riders say: "2", not "7 Avenue Express"; ``route_long_name`` is kept in the
+  line's ``names.long``, and is the name when there is no short one).
+- Patterns (schema v2): per route and direction, every stop sequence run by at least
+  ``min_trip_share`` of the trips (``mapkit.importers.patterns``), in its direction of
+  travel, so the line is one-way per pattern and every question holds for the trips
+  that run. ``report`` gets one ``RouteReport`` per route (patterns kept, trips covered,
+  stations left out).
+- Segments (what is drawn): the most used pattern is the trunk; stations other patterns
+  (the other direction included) visit that it does not become branch segments starting
+  where they leave the line. A trip that ends where it started makes the line a loop.
 - Stations: platforms (stops with a ``parent_station``) collapse into their parent
   station; stops without a parent that share a name and lie within 400 m of each other
   are taken as one station too. ``lonlat`` comes from the station (or the mean of its
@@ -29,6 +34,7 @@ from typing import Any, Iterable
 
 from mapkit.annotation import Annotation, dump, loads
 from mapkit.errors import AnnotationError, MapkitError, SourceError
+from mapkit.importers.patterns import DEFAULT_MIN_TRIP_SHARE, RouteReport, check_share, select
 
 # Basic route types and the extended (Google) ones that mean the same kind of service.
 ROUTE_TYPE_NAMES: dict[str, set[int]] = {
@@ -56,6 +62,7 @@ class GtfsImport:
     path: Path
     annotation: Annotation
     warnings: tuple[str, ...]
+    routes: tuple[RouteReport, ...] = ()
 
 
 def parse_route_types(spec: str | Iterable[str | int] | None) -> set[int]:
@@ -81,7 +88,7 @@ def parse_route_types(spec: str | Iterable[str | int] | None) -> set[int]:
 
 def import_gtfs(feed_path: str | Path, city: str, out_dir: str | Path, *, route_types: str | Iterable[str | int] | None = None,
                 country: str = "unknown", name: str | None = None, language: str | None = None,
-                license: str | None = None) -> GtfsImport:
+                license: str | None = None, min_trip_share: float = DEFAULT_MIN_TRIP_SHARE) -> GtfsImport:
     """Read ``feed_path`` (a GTFS .zip or folder) and write ``out_dir/<city>.json``.
 
     Example::
@@ -92,8 +99,9 @@ def import_gtfs(feed_path: str | Path, city: str, out_dir: str | Path, *, route_
     """
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", city):
         raise MapkitError(f"city {city!r} is not a valid name: use lower-case letters, digits, '_' and '-', e.g. new_york")
+    reports: list[RouteReport] = []
     data, warnings = convert_feed(feed_path, city=city, route_types=route_types, country=country, name=name,
-                                  language=language, license=license)
+                                  language=language, license=license, min_trip_share=min_trip_share, report=reports)
     try:
         annotation = loads(data, source=f"{city}.json (from {Path(feed_path).name})")
     except AnnotationError as e:  # a bug here, or a feed too odd to convert: say which
@@ -102,7 +110,7 @@ def import_gtfs(feed_path: str | Path, city: str, out_dir: str | Path, *, route_
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{city}.json"
     dump(annotation, path)
-    return GtfsImport(city, path, annotation, tuple(warnings))
+    return GtfsImport(city, path, annotation, tuple(warnings), tuple(reports))
 
 
 def read_feed(feed_path: str | Path):
@@ -140,10 +148,12 @@ def read_feed(feed_path: str | Path):
 
 
 def convert_feed(feed_path: str | Path, *, city: str, route_types=None, country: str = "unknown", name: str | None = None,
-                 language: str | None = None, license: str | None = None) -> tuple[dict[str, Any], list[str]]:
+                 language: str | None = None, license: str | None = None, min_trip_share: float = DEFAULT_MIN_TRIP_SHARE,
+                 report: list[RouteReport] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The native annotation dict for a feed, and warnings about what was dropped or guessed."""
     from mapkit.importers.reasonmap import palette
 
+    min_trip_share = check_share(min_trip_share)
     feed = read_feed(feed_path)
     types = parse_route_types(route_types)
     warnings: list[str] = []
@@ -184,7 +194,7 @@ def convert_feed(feed_path: str | Path, *, city: str, route_types=None, country:
         rid = str(route.route_id)
         short = _text(getattr(route, "route_short_name", None))
         long = _text(getattr(route, "route_long_name", None))
-        label = long or short or rid
+        label = short or long or rid
         by_direction: dict[int, Counter] = {}
         for trip in trips[trips["route_id"] == route.route_id].itertuples(index=False):
             seq = sequences.get(trip.trip_id)
@@ -193,22 +203,37 @@ def convert_feed(feed_path: str | Path, *, city: str, route_types=None, country:
         if not by_direction:
             warnings.append(f"route {rid} ({label}) has no trips with two or more stops; skipped")
             continue
-        patterns = [_most_common(by_direction[d]) for d in sorted(by_direction)]
-        segments, loop = _segments(patterns)
+        raw_kept, kept_patterns, total_trips, covered = select(by_direction, min_trip_share)
+        # the most used pattern (either direction) is the drawn trunk
+        raw_kept.sort(key=lambda kv: -kv[1])
+        segments, loop = _segments([seq for seq, _ in raw_kept])
+        drawn = {s for seg in segments for s in seg}
+        pattern_list = []
+        for p in kept_patterns:
+            if set(p.stops) <= drawn:
+                pattern_list.append({"stops": list(p.stops), "direction": p.direction, "trips": p.trips})
+            else:  # a pattern sharing no station with the trunk is not this line
+                covered -= p.trips
+                warnings.append(f"route {rid} ({label}): a pattern of {p.trips} trip(s) shares no station with the rest; left out")
+        served = {s for counter in by_direction.values() for seq in counter for s in seq}
         line_id = _unique(_slug(short or rid, keep_case=True), used_ids)
+        if report is not None:
+            report.append(RouteReport(rid, line_id, label, total_trips, max(covered, 0), len(pattern_list),
+                                      sum(len(c) for c in by_direction.values()), tuple(sorted(served - drawn))))
         color = _color(getattr(route, "route_color", None))
         if color is None:
             color = palette(k)
             warnings.append(f"route {rid} ({label}) has no route_color; using {color}")
         line: dict[str, Any] = {"id": line_id, "name": label}
-        if short and short != label:
-            line["code"] = short
-        elif short and len(short) <= 4:
+        if long and long != label:
+            line["names"] = {"long": long}
+        if short and len(short) <= 4:
             line["code"] = short
         line["color"] = color
         if loop:
             line["loop"] = True
         line["segments"] = segments
+        line["patterns"] = pattern_list
         lines.append(line)
         for seg in segments:
             used_stations.update(seg)
@@ -220,7 +245,7 @@ def convert_feed(feed_path: str | Path, *, city: str, route_types=None, country:
     agency_name = _text(agency["agency_name"].iloc[0]) if agency is not None and "agency_name" in agency.columns and len(agency) else None
     lang = language or _feed_language(feed) or "en"
     data: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": 2,
         "city": city,
         "country": country,
         "name": name or (f"{agency_name} network" if agency_name else f"{city} network"),
@@ -370,11 +395,6 @@ def _stations(feed) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
         for m in members:
             station_of[m] = sid
     return station_of, station_rows
-
-
-def _most_common(counter: Counter) -> tuple[str, ...]:
-    # most trips first; ties: the longer pattern, then the alphabetically first (deterministic)
-    return min(counter.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
 
 
 def _split_repeats(seq: tuple[str, ...]) -> tuple[list[list[str]], bool]:

@@ -77,12 +77,14 @@ class City:
         are sampled (``limit`` draws without replacement) instead of enumerated."""
         st, lines = self.stations, self.lines
         n = len(st)
+        # With one-way lines the two directions of a pair are different questions.
+        pair = tuple if self.tm.has_one_way else frozenset
         if op in ("on_common_line", "plan_routes"):
             size = n * n  # ordered pairs: the index gives the direction
 
             def decode(i: int) -> tuple[Any, dict[str, str]] | None:
                 a, b = st[i // n], st[i % n]
-                return None if a == b else (frozenset((a, b)), {"station_1": a, "station_2": b})
+                return None if a == b else (pair((a, b)), {"station_1": a, "station_2": b})
         elif op == "on_line":
             size = n * len(lines)
 
@@ -97,7 +99,7 @@ class City:
 
             def decode(i: int) -> tuple[Any, dict[str, str]] | None:
                 lid, a, b = ordered[i]
-                return (lid, frozenset((a, b))), {"line": lid, "station_1": a, "station_2": b}
+                return (lid, pair((a, b))), {"line": lid, "station_1": a, "station_2": b}
         elif op == "count_lines_through":
             size = n
 
