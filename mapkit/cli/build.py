@@ -23,13 +23,16 @@ def build(
     skip_missing_images: bool = typer.Option(False, "--skip-missing-images", help="Leave out, with a warning, cities with neither a map image nor coordinates."),
     no_images: bool = typer.Option(False, "--no-images", help="Text-only dataset (ReasonMap's text-only baseline): no maps, empty `figure`."),
     templates: Path | None = typer.Option(None, "--templates", help="Template folder [default: $MAPKIT_TEMPLATES or templates/]."),
+    keep_unreadable: bool = typer.Option(False, "--keep-unreadable", help="Keep questions naming a station or line that cannot be read off the map image (counted, not dropped)."),
 ) -> None:
     """Generate questions from annotations and write a dataset folder.
 
     The folder holds data/<split>-00000-of-00001.parquet, one image per map in maps/,
     the annotations used, manifest.json and a README.md dataset card;
     `datasets.load_dataset(OUT)` loads it. Nothing is written unless every record
-    validates, and a failed build leaves any earlier folder untouched.
+    validates, and a failed build leaves any earlier folder untouched. Questions whose
+    map image does not show a station or line they name are dropped and counted
+    (--keep-unreadable keeps them).
     """
     from mapkit.annotation import find_city
     from mapkit.dataset import build_dataset, resolve_counts
@@ -51,13 +54,18 @@ def build(
     result = build_dataset(
         paths, target, seed=seed, counts_by_type=counts, templates_dir=templates, images=not no_images,
         skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
-        progress=True, warn=warn,
+        progress=True, warn=warn, keep_unreadable=keep_unreadable,
     )
     for report in result.reports:
         short = [f"{t} {report.made[t]}/{n}" for t, n in report.wanted.items() if report.made[t] < n]
         if short:
             err.print(f"note: {report.city} supplies fewer distinct balanced questions: {', '.join(short)}")
     out.print(summary_table(result.counts))
+    for city_name, dropped in result.unreadable.items():
+        if dropped:
+            verb = "kept" if keep_unreadable else "dropped"
+            out.print(f"{city_name}: {verb} {sum(dropped.values())} unreadable: "
+                      + ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items())))
     sources = sorted(set(result.map_sources.values()))
     out.print(f"{result.counts['total']} questions from {len(result.cities)} cit{'y' if len(result.cities) == 1 else 'ies'} "
               f"(maps: {', '.join(sources)}) in {result.seconds:.1f} s -> {result.out}")

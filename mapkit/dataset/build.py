@@ -2,7 +2,9 @@
 
 Steps: load every annotation and decide where its map image comes from (its own image,
 else a rendering from coordinates, else skip or fail); generate records per city with
-a seed derived from (seed, city, type); split; validate every record; then write the
+a seed derived from (seed, city, type); render the city's map (labels of the stations
+the questions name first when some would be missing) and drop the records its image
+cannot answer (``mapkit.dataset.gate``); split; validate every record; then write the
 folder atomically. Nothing is written before every record has validated.
 
 Example::
@@ -16,12 +18,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mapkit.annotation import Annotation, load
+from mapkit.dataset import gate
 from mapkit.dataset.folder import MapFile, counts, write_dataset
 from mapkit.dataset.splits import assign_splits
 from mapkit.errors import DatasetError, MapkitError
@@ -40,6 +44,7 @@ class BuildResult:
     reports: list[GenerationReport]
     seconds: float
     map_sources: dict[str, str] = field(default_factory=dict)  # city -> image | rendered | none
+    unreadable: dict[str, Counter] = field(default_factory=dict)  # city -> gate reason -> items (dropped unless kept)
 
 
 def resolve_counts(per_type: int | None = None, types: Iterable[str] | None = None) -> dict[str, int]:
@@ -74,18 +79,46 @@ def _map_plan(annotation: Annotation, images: bool) -> tuple[str, MapFile | None
 
 def _renderer(annotation: Annotation) -> Callable[[Path], None]:
     def render(target: Path) -> None:
-        try:
-            from mapkit.render import render_map
-        except ImportError as e:
-            raise DatasetError(f"{annotation.city}: has no map image and rendering is not available ({e}); "
-                               "add an `image` block to the annotation or build with --no-images") from None
-        try:
-            written = render_map(annotation).save(target)  # also writes <stem>.geometry.json beside it
-        except MapkitError as e:
-            raise DatasetError(f"{annotation.city}: cannot render the map: {e}") from None
-        for path in written:  # the renderer's temp files are private (0600); dataset files are not
-            os.chmod(path, 0o644)
+        _save(annotation, _render(annotation), target)
     return render
+
+
+def _render(annotation: Annotation, priority: Sequence[str] = ()):
+    try:
+        from mapkit.render import render_map
+    except ImportError as e:
+        raise DatasetError(f"{annotation.city}: has no map image and rendering is not available ({e}); "
+                           "add an `image` block to the annotation or build with --no-images") from None
+    try:
+        return render_map(annotation, priority=priority)
+    except MapkitError as e:
+        raise DatasetError(f"{annotation.city}: cannot render the map: {e}") from None
+
+
+def _save(annotation: Annotation, rendered, target: Path) -> None:
+    written = rendered.save(target)  # also writes <stem>.geometry.json beside it
+    for path in written:  # the renderer's temp files are private (0600); dataset files are not
+        os.chmod(path, 0o644)
+
+
+def _gated(annotation: Annotation, source: str, map_file: MapFile | None, records: list[dict[str, Any]],
+           dropped: Counter, keep: bool) -> tuple[list[dict[str, Any]], MapFile | None]:
+    """The records the city's image can answer, and the map file to write (rendered now,
+    so that its geometry is the evidence; re-rendered with the named stations' labels
+    first when some of them found no place)."""
+    if source == "image":
+        return gate.apply(records, gate.from_image(annotation), dropped, keep), map_file
+    if source != "rendered":
+        return records, map_file
+    rendered = _render(annotation)
+    named = gate.named_stations(records)
+    missing = [s for s in named if s not in rendered.geometry["labels"]]
+    if missing:
+        again = _render(annotation, priority=named)
+        if sum(s not in again.geometry["labels"] for s in named) < len(missing):
+            rendered = again
+    evidence = gate.from_geometry(annotation, rendered.geometry)
+    return gate.apply(records, evidence, dropped, keep), MapFile(annotation.city, render=lambda t: _save(annotation, rendered, t))
 
 
 def build_dataset(
@@ -101,8 +134,13 @@ def build_dataset(
     test_fraction: float = 0.2,
     progress: bool = False,
     warn: Callable[[str], None] | None = None,
+    keep_unreadable: bool = False,
 ) -> BuildResult:
-    """Build one dataset folder from annotation files (one city each)."""
+    """Build one dataset folder from annotation files (one city each).
+
+    Records whose question names a station or line that cannot be read off the city's
+    image are dropped and counted (``BuildResult.unreadable``, ``manifest.json``);
+    ``keep_unreadable`` keeps them (still counted)."""
     start = time.perf_counter()
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     if not annotation_paths:
@@ -137,12 +175,22 @@ def build_dataset(
 
     records: list[dict[str, Any]] = []
     reports = []
-    for path, annotation, map_file, _ in _bar(cities, progress, "questions"):
+    unreadable: dict[str, Counter] = {}
+    for k, (path, annotation, map_file, source) in enumerate(_bar(cities, progress, "questions")):
         report = GenerationReport(annotation.city)
-        records.extend(generate(
+        city_records = generate(
             TransitMap.from_annotation(annotation), templates=templates, seed=seed, counts=counts_by_type,
-            figure=f"maps/{annotation.city}.png" if map_file else "", report=report))
+            figure=f"maps/{annotation.city}.png" if map_file else "", report=report)
+        dropped = unreadable[annotation.city] = Counter()
+        city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable)
+        cities[k] = (path, annotation, gated_map, source)
+        records.extend(city_records)
         reports.append(report)
+    total_unreadable = sum(unreadable.values(), Counter())
+    if total_unreadable:
+        what = ", ".join(f"{n} {reason}" for reason, n in sorted(total_unreadable.items()))
+        warn(f"{'kept' if keep_unreadable else 'dropped'} {sum(total_unreadable.values())} question(s) their map image "
+             f"cannot answer: {what}" + ("" if keep_unreadable else " (--keep-unreadable keeps them)"))
     kept = assign_splits(records, seed=seed, test_fraction=test_fraction, by=split_by)
     if len(kept) < len(records):
         warn(f"dropped {len(records) - len(kept)} held-out question(s) whose text also appears in train "
@@ -152,6 +200,7 @@ def build_dataset(
     manifest = {
         "seed": seed,
         "options": {"counts": counts_by_type, "images": images, "split_by": split_by, "test_fraction": test_fraction},
+        "unreadable": {"kept": keep_unreadable, "total": dict(sorted(total_unreadable.items()))},
         "templates": dict(templates.hashes),
         "cities": {
             a.city: {
@@ -161,6 +210,7 @@ def build_dataset(
                 "map_source": source,
                 "image_sha256": sha256_file(m.source) if m and m.source else None,
                 "questions": sum(1 for r in records if r["city"] == a.city),
+                "unreadable": dict(sorted(unreadable[a.city].items())),
             }
             for path, a, m, source in cities
         },
@@ -177,7 +227,7 @@ def build_dataset(
     write_dataset(out, records, annotations={a.city: p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
                   manifest=manifest)
     return BuildResult(Path(out), records, counts(records), [a.city for _, a, _, _ in cities], missing, reports,
-                       time.perf_counter() - start, {a.city: s for _, a, _, s in cities})
+                       time.perf_counter() - start, {a.city: s for _, a, _, s in cities}, unreadable)
 
 
 def _bar(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:

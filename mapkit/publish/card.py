@@ -341,6 +341,24 @@ def _inputs(manifest: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _unreadable_section(manifest: dict[str, Any]) -> list[str]:
+    """What the answerability gate left out (or kept with --keep-unreadable), by city and reason."""
+    gate = manifest.get("unreadable")
+    if not isinstance(gate, dict):
+        return []
+    rows = [[c, reason, n] for c, v in sorted(manifest.get("cities", {}).items()) if isinstance(v, dict)
+            for reason, n in sorted((v.get("unreadable") or {}).items())]
+    kept = bool(gate.get("kept"))
+    lines = ["### Answerability", ""]
+    if not rows:
+        return lines + ["Every question names only stations and lines that can be read off its map image.", ""]
+    lines += [("Kept (built with --keep-unreadable): " if kept else "Left out: ")
+              + "questions naming a station or line that cannot be read off the map image "
+              "(no label placed, no position on a supplied map, or a line colour too close to another's).", "",
+              _table(["city", "reason", "questions"], rows), ""]
+    return lines
+
+
 def render_body(stats: CardStats, repo_id: str | None = None, revision: str | None = None) -> str:
     m = stats.manifest
     version = m.get("mapkit_version") or m.get("version") or "unknown"
@@ -392,6 +410,8 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
     out += [_table(["city", "country", "map difficulty", "lines", "transfer stations", *splits, "total"],
                    [[c, v["country"], v["difficulty_city"], v["lines"], v["transfers"],
                      *[v["splits"].get(s, 0) for s in splits], sum(v["splits"].values())] for c, v in stats.by_city.items()]), ""]
+
+    out += _unreadable_section(m)
 
     out += ["## Examples", "", "One question of each type (the map image is in the repository at the path shown).", ""]
     for t, ex in stats.examples.items():

@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw
 from mapkit.annotation import Annotation
 from mapkit.errors import RenderError
 from mapkit.render.bundles import bundle_lines
+from mapkit.render.colors import distinct_colors
 from mapkit.render.fonts import FontSet, check_coverage
 from mapkit.render.labels import LabelPlacer, LabelSpec, PlacedLabel, measure, wrap_two
 from mapkit.render.layout import Layout, crossing_pairs, finish_layout, layout_base
@@ -147,7 +148,8 @@ class _Plan:
 
 
 def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | None = None,
-               highlight_route: tuple[str, str] | None = None, title: str | None = None) -> Rendered:
+               highlight_route: tuple[str, str] | None = None, title: str | None = None,
+               priority: Sequence[str] = ()) -> Rendered:
     """Draw ``annotation`` as a schematic map ``width`` pixels wide.
 
     Stations are placed from ``lonlat`` (projected, dense centres spread out) or from
@@ -155,7 +157,10 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
     with a dark outline spanning their lines; labels never overlap each other, lines or
     markers (those that find no free place are listed in ``geometry["unplaced_labels"]``).
     ``highlight_route=(a, b)`` (station ids or names) dims the map and draws the route
-    with the fewest transfers on top.
+    with the fewest transfers on top. Stations in ``priority`` (e.g. those questions
+    name) get their labels placed first. Lines whose official colours are too close to
+    tell apart are drawn in distinct ones (``mapkit.render.colors``; the legend follows;
+    ``geometry["line_colors"]``, ``["recolored_lines"]``, ``["indistinct_lines"]``).
 
     Example::
 
@@ -178,13 +183,16 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
             route_stations.update([sec.departure, *sec.via_stops, sec.arrival])
 
     st = _Style(width / 4000.0)
+    drawn_colors, indistinct = distinct_colors((ln.id, ln.color) for ln in annotation.lines)
+    colors = {lid: _rgb(c) for lid, c in drawn_colors.items()}
+    first = set(route_stations) | set(priority)
     fonts_used = {
         "label": fonts.get(st.label_size), "bold": fonts.get(st.label_size, bold=True),
         "set": fonts,
         "title": fonts.get(st.title_size, bold=True), "legend": fonts.get(st.legend_size),
         "badge": fonts.get(st.legend_size * 0.78, bold=True),
     }
-    legend_items = _legend_items(annotation, fonts_used["legend"], fonts_used["badge"], st)
+    legend_items = _legend_items(annotation, fonts_used["legend"], fonts_used["badge"], st, colors)
     legend_grid = _legend_grid(legend_items, width - 2 * st.margin, st)
 
     # Lay out, place labels; where labels found no room, give those stations more room
@@ -194,7 +202,7 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
     best = None
     for _ in range(ROOM_ROUNDS + 1):
         layout = finish_layout(base, room)
-        plan = _plan(annotation, layout, st, width, fonts_used, legend_grid, route, route_stations)
+        plan = _plan(annotation, layout, st, width, fonts_used, legend_grid, route, route_stations, colors=colors, first=first)
         score = (len(plan.unplaced), len(_reduced(plan)))
         if best is None or score < best[0]:
             best = (score, plan)
@@ -205,8 +213,11 @@ def render_map(annotation: Annotation, *, width: int = 4000, font: str | Path | 
             room[index[sid]] = room.get(index[sid], 0.0) + ROOM_STEP
     assert best is not None
     plan = best[1]  # the round with fewest labels left out, then fewest in a smaller type
-    image = _draw(annotation, plan, st, width, fonts_used, legend_items, legend_grid, route, route_stations, title_text)
+    image = _draw(annotation, plan, st, width, fonts_used, legend_items, legend_grid, route, route_stations, title_text, colors)
     geometry = _geometry(annotation, plan, width, fonts.name, route)
+    geometry["line_colors"] = drawn_colors
+    geometry["recolored_lines"] = sorted(ln.id for ln in annotation.lines if drawn_colors[ln.id] != ln.color.upper())
+    geometry["indistinct_lines"] = sorted(indistinct)
     _, cols, col_w, row_h = legend_grid
     geometry["legend"] = [_r(v) for v in _legend_cells(legend_items, cols, col_w, row_h, st.margin, plan.legend_top, st)[1]]
     subtitle = _subtitle(annotation, plan, route)
@@ -229,7 +240,8 @@ def _reduced(plan: _Plan) -> list[str]:
 
 
 def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_used: dict, legend_grid,
-          route, route_stations: set[str], small_font: bool = True) -> _Plan:
+          route, route_stations: set[str], small_font: bool = True, colors: dict | None = None,
+          first: set[str] | None = None) -> _Plan:
     inner_w = width - 2 * st.margin - 2 * st.pad
     scale = min(inner_w / layout.width, inner_w * 1.35 / layout.height)
     map_w, map_h = layout.width * scale, layout.height * scale
@@ -256,7 +268,8 @@ def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_
                 pts = pts + [pts[0]]
             paths.append(pts)
         line_paths[line.id] = paths
-    colors = {ln.id: _rgb(ln.color) for ln in annotation.lines}
+    colors = colors or {ln.id: _rgb(ln.color) for ln in annotation.lines}
+    first = route_stations if first is None else first
     markers = {}
     for i in range(len(layout.ids)):
         lines_here = served.get(i, [])
@@ -290,7 +303,7 @@ def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_
             variants.append(measure(wrapped, font_i, st.halo))
         center, box, _ = markers[i]
         angles = tuple(math.atan2(pos[j][1] - pos[i][1], pos[j][0] - pos[i][0]) for j in neighbours.get(i, []))
-        specs.append(LabelSpec(sid, center, box, tuple(variants), angles, first=sid in route_stations, marker_index=i))
+        specs.append(LabelSpec(sid, center, box, tuple(variants), angles, first=sid in first, marker_index=i))
     placed, unplaced = placer.place_all(specs)
     # last resorts for names that found no place: a smaller type; then, smallest, also
     # beside a marker that is not the nearest one (better an ambiguous name than none)
@@ -319,9 +332,8 @@ def _plan(annotation: Annotation, layout: Layout, st: _Style, width: int, fonts_
 
 
 def _draw(annotation: Annotation, plan: _Plan, st: _Style, width: int, fonts_used: dict, legend_items, legend_grid,
-          route, route_stations: set[str], title_text: str) -> Image.Image:
+          route, route_stations: set[str], title_text: str, colors: dict) -> Image.Image:
     canvas = np.full((plan.height, width, 3), 255, dtype=np.uint8)
-    colors = {ln.id: _rgb(ln.color) for ln in annotation.lines}
     for line in annotation.lines:
         for pts in plan.line_paths[line.id]:
             cv2.polylines(canvas, [_cv(pts)], False, colors[line.id], _thick(st.line_width), cv2.LINE_AA, 4)
@@ -499,14 +511,14 @@ class _LegendItem:
     width: float
 
 
-def _legend_items(annotation: Annotation, font, badge_font, st: _Style) -> list[_LegendItem]:
+def _legend_items(annotation: Annotation, font, badge_font, st: _Style, colors: dict) -> list[_LegendItem]:
     items = []
     badge_h = st.legend_size * 1.15
     for line in annotation.lines:
         code = line.code or line.id
         badge_w = max(badge_h, badge_font.getlength(code) + badge_h * 0.55)
         width = badge_w + st.legend_size * 0.5 + font.getlength(line.name)
-        items.append(_LegendItem(code, line.name, _rgb(line.color), badge_w, width))
+        items.append(_LegendItem(code, line.name, colors[line.id], badge_w, width))
     return items
 
 
