@@ -83,6 +83,9 @@ def _renderer(annotation: Annotation) -> Callable[[Path], None]:
     return render
 
 
+RENDER_WIDTH = 4000  # px of rendered maps (the renderer's default)
+
+
 def _render(annotation: Annotation, priority: Sequence[str] = ()):
     try:
         from mapkit.render import render_map
@@ -90,7 +93,7 @@ def _render(annotation: Annotation, priority: Sequence[str] = ()):
         raise DatasetError(f"{annotation.city}: has no map image and rendering is not available ({e}); "
                            "add an `image` block to the annotation or build with --no-images") from None
     try:
-        return render_map(annotation, priority=priority)
+        return render_map(annotation, width=RENDER_WIDTH, priority=priority)
     except MapkitError as e:
         raise DatasetError(f"{annotation.city}: cannot render the map: {e}") from None
 

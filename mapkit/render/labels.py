@@ -42,6 +42,9 @@ _RINGS = (0.6, 1.6, 3.2, 6.0, 10.0, 16.0, 24.0, 34.0)
 LEADER_RING = 3
 REPAIR_DEPTH = 2  # labels pushed along a chain to make room for one that found no place
 REPAIR_WIDTH = 40  # candidates tried per label while pushing
+# overlap tests one repair may spend: crowded maps (hundreds of labels without room) made
+# the chains cost minutes; successful repairs on Tokyo and a 430-stop network need < 1,400
+REPAIR_TESTS = 3000
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ class LabelPlacer:
             for sid in unplaced:
                 if not self._repair(sid, options, at):
                     still.append(sid)
+            if len(still) == len(unplaced):
+                break  # nothing moved: a second pass would fail the same way
             unplaced = still
         placed = {sid: self._label(self._placed[i]) for sid, i in at.items()}
         return placed, unplaced  # placed: every label so far, this call's and earlier ones
@@ -312,7 +317,12 @@ class LabelPlacer:
         return station, cand
 
     def _repair(self, sid: str, options: dict[str, list[_Candidate]], at: dict[str, int]) -> bool:
+        self._tests_left = REPAIR_TESTS
         return self._place_pushing(sid, options, at, REPAIR_DEPTH, {sid}, None)
+
+    def _spend(self) -> bool:
+        self._tests_left -= 1
+        return self._tests_left >= 0
 
     def _place_pushing(self, sid: str, options: dict[str, list[_Candidate]], at: dict[str, int], depth: int,
                        moving: set[str], exclude: _Candidate | None) -> bool:
@@ -321,12 +331,16 @@ class LabelPlacer:
         pushed along a chain. Everything is undone when the chain fails."""
         mine_options = [c for c in options.get(sid, ()) if c is not exclude]
         for cand in mine_options:
+            if not self._spend():
+                return False
             if not self._conflicts(cand):
                 at[sid] = self._add(sid, cand)
                 return True
         if depth == 0:
             return False
         for cand in mine_options[:REPAIR_WIDTH]:
+            if not self._spend():
+                return False
             blockers = self._blockers(cand)
             if len(blockers) != 1:
                 continue
