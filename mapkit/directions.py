@@ -110,7 +110,7 @@ class Rides:
     def _reverse(self) -> dict[int, dict[str, set[str]]]:
         """unit -> station -> stations the unit brings a rider from to it."""
         rev: dict[int, dict[str, set[str]]] = {}
-        for u, (lid, unit) in enumerate(self.units):
+        for u, (_, unit) in enumerate(self.units):
             table: dict[str, set[str]] = {}
             stations = dict.fromkeys(unit.stops) if isinstance(unit, Pattern) else sorted(unit)
             for s in stations:

@@ -92,11 +92,11 @@ def test_delta_e_hand_worked():
 
 
 def test_same_coloured_lines_are_drawn_apart():
-    from tests.test_directions import feed_tables
-    from tests.test_gtfs import write_feed
     import tempfile
 
     from mapkit.importers.gtfs import import_gtfs
+    from tests.test_directions import feed_tables
+    from tests.test_gtfs import write_feed
 
     with tempfile.TemporaryDirectory() as tmp:
         result = import_gtfs(write_feed(Path(tmp) / "f.zip", feed_tables()), "demo", tmp, route_types="subway,bus")

@@ -73,7 +73,8 @@ def _pieces(seq: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [tuple(p) for p in pieces if len(p) >= 2 and len(set(p)) == len(p)]
 
 
-def select(by_direction: dict[int, Counter], min_trip_share: float) -> tuple[list[tuple[tuple[str, ...], int]], list[KeptPattern], int, int]:
+def select(by_direction: dict[int, Counter], min_trip_share: float
+           ) -> tuple[list[tuple[tuple[str, ...], int]], list[KeptPattern], int, int]:
     """(raw sequences kept with their trips, most used first; patterns; trips; trips covered)."""
     raw_kept: list[tuple[tuple[str, ...], int]] = []
     patterns: list[KeptPattern] = []
