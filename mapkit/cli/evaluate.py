@@ -34,6 +34,10 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
     compare: tuple[Path, Path] | None = typer.Option(None, "--compare", metavar="A.json B.json", help="Print two reports side by side with B - A; runs no model."),
+    predictions: Path | None = typer.Option(None, "--predictions", metavar="PRED.jsonl", help="Score saved completions (one {\"id\": ..., \"completion\": ...} per line) instead of running a model; needs no torch."),
+    scorer: str = typer.Option("mapkit", "--scorer", metavar="mapkit|reasonmap|reasonmap-plus", help="mapkit: the papers' written rules (mapkit.rewards, --reward-mode); reasonmap / reasonmap-plus: the released ReasonMap main.py (planning) and main_plus.py (TorF, Counting) scripts, quirks included."),
+    answer_after: str | None = typer.Option(None, "--answer-after", metavar="TEXT", help="Grade the text after the last occurrence of TEXT [default: after the last </think> or ◁/think▷, when present]."),
+    full_text: bool = typer.Option(False, "--full-text", help="Grade the whole completion, reasoning trace included."),
 ) -> None:
     """Evaluate a model on a dataset split with the training prompts and reward parser.
 
@@ -42,7 +46,8 @@ def evaluate(
 
     Prints accuracy per type, ReasonMap-Plus weighted accuracy, planning accuracy (short /
     long) and map score, and accuracy by difficulty and city. `mapkit eval --compare
-    A.json B.json` prints two reports side by side.
+    A.json B.json` prints two reports side by side. `mapkit eval --predictions PRED.jsonl
+    --data OUT --scorer reasonmap --out REPORT.json` scores saved completions (no model).
     """
     from mapkit.evaluation.report import format_comparison, format_report, load_report, write_report
 
@@ -50,13 +55,33 @@ def evaluate(
         a, b = (load_report(p) for p in compare)
         out.print(format_comparison(a, b), markup=False)
         return
+    wanted = tuple(t.strip() for item in types or [] for t in item.split(",") if t.strip())
+    if predictions is not None:
+        from mapkit.scoring import AnswerCut, Scorer
+        from mapkit.scoring.predictions import score_predictions
+
+        if model:
+            raise typer.BadParameter("give either --model (run a model) or --predictions (score saved completions), not both", param_hint="--predictions")
+        if not data:
+            raise typer.BadParameter("give --data OUT|REPO_ID[@REVISION]: the dataset the predictions answer", param_hint="--data")
+        if out_file is not None and out_file.is_dir():
+            raise typer.BadParameter(f"{out_file} is a folder; give a file name such as {out_file / 'eval.json'}", param_hint="--out")
+        unknown = [t for t in wanted if t not in ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")]
+        if unknown:
+            raise typer.BadParameter(f"unknown type(s) {', '.join(unknown)}", param_hint="--types")
+        chosen = Scorer(scorer, reward_mode, AnswerCut.from_options(answer_after, full_text))
+        report, rows = score_predictions(predictions, data, split=split, scorer=chosen, types=wanted)
+        out.print(format_report(report), markup=False)
+        if out_file is not None:
+            side = write_report(report, rows, out_file)
+            out.print(f"report: {out_file}\npredictions: {side}", markup=False)
+        return
     if not model:
         raise typer.BadParameter("give --model tiny|PATH (or --compare A.json B.json)", param_hint="--model")
     if not data:
         raise typer.BadParameter("give --data OUT|REPO_ID[@REVISION]", param_hint="--data")
     if out_file is not None and out_file.is_dir():
         raise typer.BadParameter(f"{out_file} is a folder; give a file name such as {out_file / 'eval.json'}", param_hint="--out")
-    wanted = tuple(t.strip() for item in types or [] for t in item.split(",") if t.strip())
 
     from mapkit.cli.train import _log_to_stderr
     from mapkit.evaluation.generate import EvalConfig
@@ -65,7 +90,7 @@ def evaluate(
     cfg = EvalConfig(model=model, data=data, split=split, limit=limit, types=wanted, text_only=text_only, temperature=temperature,
                      top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, min_pixels=min_pixels, max_pixels=max_pixels,
                      max_prompt_length=max_prompt_length, seed=seed, reward_mode=reward_mode, dtype=dtype, device=device,
-                     progress=progress)
+                     progress=progress, scorer=scorer, answer_after=answer_after, full_text=full_text)
     _log_to_stderr()
     result = run_eval(cfg)
     out.print(format_report(result.report), markup=False)

@@ -7,7 +7,8 @@
 Prompts are the training prompts (``rollout.build_prompt``: the map resized to the same
 pixel budget, then the question; ``--text-only`` drops the map), batched with left
 padding (``rollout.collate``) and decoded greedily unless ``temperature > 0``. Each
-answer is scored by ``mapkit.evaluation.report.score_prediction``: correctness is the reward's own
+answer is scored by ``mapkit.scoring.Scorer`` (``--scorer``; the default ``mapkit`` is
+``mapkit.evaluation.report.score_prediction``): correctness is the reward's own
 R_correct (``mapkit.rewards.breakdown``), so training and evaluation cannot disagree.
 A prompt longer than ``max_prompt_length`` is not asked (as in training) and counts as
 wrong. The pure arithmetic of the report is ``mapkit.evaluation.report.summarize``.
@@ -27,7 +28,7 @@ from typing import Any
 import torch
 
 from mapkit.errors import ConfigError, DatasetError, MapkitError
-from mapkit.evaluation.report import TYPES, score_prediction, summarize
+from mapkit.evaluation.report import TYPES
 from mapkit.train import checkpoint as ckpt
 from mapkit.train.config import SIZED_DEFAULTS, GRPOConfig
 from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype, set_pixel_budget
@@ -58,6 +59,9 @@ class EvalConfig:
     max_prompt_length: int | None = None
     seed: int = 0
     reward_mode: str = "default"  # mapkit.rewards mode that decides correctness
+    scorer: str = "mapkit"  # mapkit | reasonmap | reasonmap-plus (mapkit.scoring)
+    answer_after: str | None = None  # grade the text after this marker (default: </think> / ◁/think▷)
+    full_text: bool = False  # grade the whole completion
     dtype: str = "auto"
     device: str = "auto"
     progress: bool = True
@@ -77,8 +81,15 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} is {value}: set it to 1 or more")
+        self.scoring()  # rejects an unknown scorer or contradicting answer options
         if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
             raise ConfigError(f"--dtype {self.dtype!r} is not one of auto, bfloat16, float16, float32")
+
+
+    def scoring(self):
+        from mapkit.scoring import AnswerCut, Scorer
+
+        return Scorer(self.scorer, self.reward_mode, AnswerCut.from_options(self.answer_after, self.full_text))
 
 
 @dataclass
@@ -227,8 +238,10 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
     from tqdm.auto import tqdm
 
     from mapkit import rewards
+    from mapkit.scoring.report import build_report
 
     t_start = time.perf_counter()
+    scorer = cfg.scoring()
     spec = resolve_model(cfg.model)
     cfg = _fill_defaults(cfg, spec)
     data = load_data(cfg.data, cfg.split)
@@ -262,7 +275,7 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
                     if length > cfg.max_prompt_length:
                         log.warning("not asking record %s: its prompt is %d tokens after image expansion, over --max-prompt-length "
                                     "%d (counted wrong; raise it or lower --max-pixels)", record["id"], length, cfg.max_prompt_length)
-                        predictions[i] = {**score_prediction(record, "", lines_for(record), mode=cfg.reward_mode),
+                        predictions[i] = {**scorer.score(record, "", lines_for(record)),
                                           "prompt_tokens": length, "completion_tokens": 0, "truncated": False, "skipped": True}
                         continue
                     asked.append(i)
@@ -271,7 +284,7 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
                     outputs = generate(model, processor, prompts, cfg, device)
                     texts = processor.batch_decode([ids for ids, _ in outputs], skip_special_tokens=True)
                     for i, prompt, (ids, truncated), text in zip(asked, prompts, outputs, texts):
-                        predictions[i] = {**score_prediction(records[i], text, lines_for(records[i]), mode=cfg.reward_mode),
+                        predictions[i] = {**scorer.score(records[i], text, lines_for(records[i])),
                                           "prompt_tokens": int(prompt["input_ids"].shape[1]), "completion_tokens": len(ids),
                                           "truncated": truncated, "skipped": False}
                         tokens += len(ids)
@@ -282,7 +295,7 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
             bar.close()
     gen_seconds = time.perf_counter() - t_gen
     rows = [p for p in predictions if p is not None]
-    report = summarize(rows)
+    report = build_report(rows, scorer)
     report.update(_settings(cfg, spec, data.root, device))
     report.update(
         skipped=sum(p["skipped"] for p in rows), truncated=sum(p["truncated"] for p in rows),

@@ -243,7 +243,11 @@ def format_report(report: Mapping[str, Any]) -> str:
     if gen:
         how = "greedy" if not gen.get("temperature") else f"temperature {gen['temperature']} top_p {gen.get('top_p')}"
         head.append(f"{how}, max {gen.get('max_new_tokens')} new tokens, maps at <= {gen.get('max_pixels')} pixels"
-                    f"{', text only' if gen.get('text_only') else ''}; correctness: mapkit.rewards ({report.get('reward_mode', 'default')} mode)")
+                    f"{', text only' if gen.get('text_only') else ''}"
+                    + (f"; correctness: mapkit.rewards ({report.get('reward_mode', 'default')} mode)" if report.get("scorer", "mapkit") == "mapkit" else ""))
+    if report.get("scorer"):
+        head.append(f"scorer: {report['scorer']} (answer graded: {report.get('answer', 'full text')}); "
+                    + ", ".join(f"{t}: {by}" for t, by in report.get("scored_by", {}).items()))
     if report.get("smoke"):
         head.append("SMOKE MODEL: the tiny model's answers are noise; these numbers test the pipeline only")
     if report.get("skipped"):
@@ -268,6 +272,10 @@ def format_report(report: Mapping[str, Any]) -> str:
     rows += [[t, v["n"], v["correct"], v["accuracy"]] for t, v in sorted(by_type.items(), key=lambda kv: TYPES.index(kv[0]) if kv[0] in TYPES else 99)]
     rows.append(["all", report.get("n"), sum(v["correct"] for v in by_type.values()), report.get("accuracy")])
     blocks.append("By difficulty and type\n" + _table(["", "n", "correct", "accuracy %"], rows))
+    from mapkit.scoring.report import format_tables
+
+    if report.get("reasonmap") or report.get("reasonmap_plus"):
+        blocks.append(format_tables(report))
     cities = report.get("by_city", {})
     if cities:
         blocks.append("By city\n" + _table(["city", "n", "correct", "accuracy %", "weighted %"],

@@ -57,7 +57,7 @@ class Scorer:
     def score(self, record: Mapping[str, Any], completion: str, lines: Any) -> dict[str, Any]:
         """One prediction row: the record's columns, the completion, ``correct``,
         ``parsed`` and, for planning, ``map_score`` / ``map_score_max`` / ``route_form``."""
-        from mapkit.evaluate import RECORD_FIELDS, score_prediction
+        from mapkit.evaluation.report import RECORD_FIELDS, score_prediction
 
         text = completion if isinstance(completion, str) else ("" if completion is None else str(completion))
         answer = self.cut(text)
