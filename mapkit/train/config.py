@@ -93,6 +93,7 @@ class GRPOConfig:
     reward_mode: str = _f("paper", "Reward formula of mapkit.rewards: paper (as released) or default.")
     weighting: str = _f("difficulty_aware", "Reward weight: difficulty_aware (map and transfer difficulty) or baseline (1).")
     detail: bool = _f(True, "Add the partial-credit detail term (--no-detail switches it off).")
+    answer_after: str | None = _f(None, "Reward only the text after the last occurrence of this marker (e.g. '</think>' for reasoning models); off by default.")
     # --- model ---
     dtype: str = _f("auto", "Weight dtype: auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32.")
     gradient_checkpointing: bool | None = _f(None, "Recompute activations in backward to save memory (default on; off for tiny).")

@@ -68,16 +68,15 @@ def resolve_data(ref: str) -> Path:
 
 def load_data(ref: str, split: str = "train") -> TrainData:
     root = resolve_data(ref)
-    files = sorted((root / "data").glob(f"{split}-*.parquet"))
+    # mapkit's layout or the released ReasonMap / ReasonMap-Plus ones
+    from mapkit.scoring.data import open_dataset, split_files
+
+    files = split_files(root, split)
     if not files:
         have = sorted({f.name.split("-")[0] for f in (root / "data").glob("*.parquet")})
         raise DatasetError(f"{root}: no {split!r} split in data/ (found: {', '.join(have) or 'nothing'}); "
                            f"is this a folder written by `mapkit build`?")
-    import pyarrow.parquet as pq
-
-    records: list[dict] = []
-    for f in files:
-        records.extend(pq.read_table(f).to_pylist())
+    records = open_dataset(str(root), split).records
     missing = [c for c in REQUIRED_COLUMNS if records and c not in records[0]]
     if missing:
         raise DatasetError(f"{files[0]}: missing record column(s) {', '.join(missing)}; rebuild with `mapkit build`")
@@ -146,11 +145,16 @@ RewardFn = Callable[[str, dict, Any], dict]
 PARTS = ("correct", "detail", "format", "weight")
 
 
-def paper_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail: bool = True) -> RewardFn:
-    """The RewardMap reward (``mapkit.rewards.breakdown``) with the run's switches."""
+def paper_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail: bool = True,
+                 answer_after: str | None = None) -> RewardFn:
+    """The RewardMap reward (``mapkit.rewards.breakdown``) with the run's switches;
+    ``answer_after`` rewards only the text after that marker's last occurrence."""
     rewards = _rewards_module()
+    from mapkit.scoring.answer import final_answer
 
     def fn(completion: str, record: dict, lines: Any) -> dict:
+        if answer_after:
+            completion = final_answer(completion, (answer_after,))
         parts = rewards.breakdown(completion, record, lines, mode=mode, weighting=weighting, detail=detail)
         return {"reward": parts.reward, "correct": parts.correct, "detail": parts.detail, "format": parts.format,
                 "weight": parts.weight, "parsed": parts.parsed, "reason": parts.reason}

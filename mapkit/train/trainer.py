@@ -67,7 +67,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         from mapkit.rewards import check_records
 
         check_records(data.records)  # a record that cannot be scored fails now, not hours into the run
-        reward_fn = paper_reward(cfg.reward_mode, cfg.weighting, cfg.detail)
+        reward_fn = paper_reward(cfg.reward_mode, cfg.weighting, cfg.detail, cfg.answer_after)
     if lines_for is None:
         load_lines = lines_loader()
         lines_for = lambda record: load_lines(data.root / record["annotation"])
