@@ -63,8 +63,8 @@ def push(
 @app.command()
 def export(
     folder: Path = typer.Argument(..., metavar="OUT", help="Dataset folder written by `mapkit build`."),
-    fmt: str = typer.Option(..., "--format", help="sharegpt (LLaMA-Factory) or jsonl (plain records)."),
-    out_file: Path = typer.Option(..., "--out", help="File to write (FILE.json for sharegpt, FILE.jsonl for jsonl)."),
+    fmt: str = typer.Option(..., "--format", help="sharegpt (LLaMA-Factory), jsonl (plain records) or reasonmap (planning pairs in the released ReasonMap layout)."),
+    out_file: Path = typer.Option(..., "--out", help="File to write (FILE.json for sharegpt, FILE.jsonl for jsonl; a folder for reasonmap)."),
     splits: List[str] = typer.Option(["train"], "--split", help="Split(s) to export; repeat the option, or 'all'."),
     include_planning: bool = typer.Option(False, "--include-planning", help="Also export route-planning questions."),
     relative_images: bool = typer.Option(False, "--relative-images",
@@ -81,6 +81,13 @@ def export(
 
     from mapkit.publish.export import FORMATS, export as do_export
 
+    if fmt == "reasonmap":
+        from mapkit.scoring.export import export_reasonmap
+
+        where, count, per_split = export_reasonmap(folder, out_file, splits)
+        err.print(f"wrote {count} ReasonMap rows (station pairs, both forms; "
+                  + ", ".join(f"{s} {n}" for s, n in per_split.items()) + f") to {where}")
+        return
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     result = do_export(folder, out_file, fmt=fmt, splits=splits, include_planning=include_planning,
