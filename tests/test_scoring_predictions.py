@@ -91,7 +91,7 @@ def test_predictions_need_no_torch(tmp_path, mini, records):
     code = ("import sys; from mapkit.cli import main; rc = main(['eval', '--predictions', sys.argv[1], '--data', sys.argv[2], "
             "'--scorer', 'reasonmap-plus', '--out', sys.argv[3]]); "
             "print('TORCH' if 'torch' in sys.modules else 'NOTORCH', rc)")
-    done = subprocess.run([sys.executable, "-c", code, str(pred), str(mini), str(out)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, str(pred), str(mini), str(out)], capture_output=True, text=True, check=False,
                           cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.stdout.strip().splitlines()[-1] == "NOTORCH 0", done.stderr[-2000:]
     assert out.is_file()
