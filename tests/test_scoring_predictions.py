@@ -206,7 +206,8 @@ def test_export_reasonmap_round_trip(tmp_path, mini, run_cli):
     assert len(test) == len({(r["station_1"], r["station_2"]) for r in mine})
     assert all("Number of Via Stops:" in r["question_long"] or "Via Stops:" in r["question_long"] for r in test)
     assert all("Route Name:" in r["question_short"] and "Via Stops" not in r["question_short"] for r in test)
-    assert json.loads((out / "stations" / "Nowhere" / "mini.json").read_text())  # what the released script opens
+    assert {r["country"] for r in test} == {"nowhere"}  # lower-case, as the released folders
+    assert json.loads((out / "stations" / "nowhere" / "mini.json").read_text())  # what the released script opens
     # the gold route of every pair is valid for the released checker, in both forms
     data = open_dataset(str(out), "test")
     by_pair = {(r["station_1"], r["station_2"]): r for r in mine}

@@ -83,6 +83,8 @@ def test_q5_china_reference_lines_and_suffix():
     # 1 endpoints + 2 line + 1 departure + 1 arrival = 5, + 10 correct
     r = score_route(section("Line 5", "甲站", "丙站"), cn(), CN_LINES)
     assert (r.acc, r.map_score, r.route_name_score, r.stops_score, r.departure_arrival_score) == (1, 15, 2, 2, 1)
+    assert score_route(section("Line 5", "甲站", "丙站"), cn(country="China"), CN_LINES).map_score == 15  # mapkit's spelling
+    assert score_route(section("Line 5", "甲站", "丙站"), cn(country="japan"), CN_LINES).map_score == 11  # 1 + 0 + 0 + 0, + 10
 
 
 def test_q6_outside_china_the_answer_line_is_compared_with_itself():

@@ -66,9 +66,11 @@ def reasonmap_rows(folder: Path, records: list[dict]) -> tuple[list[dict], dict[
             if not path.is_file():
                 raise DatasetError(f"record {first.get('id')}: image {figure} is not in {folder}")
             figures[figure] = base64.b64encode(path.read_bytes()).decode("ascii")
+        # the released data names countries as its folders: "china", "new_zealand"
+        country = str(first["country"]).strip().lower().replace(" ", "_")
         rows.append({"question_short": short, "question_long": long_, "routes": _routes(first),
-                     **{c: first.get(c) for c in COLUMNS[3:-1]}, "figure": figures.get(figure, "")})
-        place = (str(first["country"]), str(first["city"]))
+                     **{c: first.get(c) for c in COLUMNS[3:-1]}, "country": country, "figure": figures.get(figure, "")})
+        place = (country, str(first["city"]))
         if place not in stations:
             stations[place] = {name: list(s) for name, s in load_lines(folder / first["annotation"]).items()}
     return rows, stations
