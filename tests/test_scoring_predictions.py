@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mapkit.errors import DatasetError
 from mapkit.evaluation.report import load_predictions, load_report
 from mapkit.scoring import Scorer
 from mapkit.scoring.data import open_dataset
@@ -244,3 +245,21 @@ def test_tables_weight_every_question_one_and_report_the_weighting_apart():
     assert (t["num_via_stop_score"], t["via_stops_score"]) == (1.5, 2.75)
     assert t["weighted_acc_short"] == round(100 * 1.0 / 3.0, 2) and t["weighted_acc_long"] == 40.0  # 1.0 / (1.5 + 1.0)
     assert plus_table(rows) is None and reasonmap_table([{"type": "TorF1", "correct": True}]) is None
+
+
+def test_released_layout_from_the_hub_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants as c
+
+    monkeypatch.setenv("MAPKIT_CACHE", str(tmp_path / "mcache"))
+    cache = tmp_path / "cache"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "datasets--FSCCS--ReasonMap"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    reasonmap_standin(repo / "snapshots" / commit)
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    data = open_dataset("FSCCS/ReasonMap", "validation")
+    assert data.layout == "reasonmap" and len(data.records) == 4 and data.root == repo / "snapshots" / commit
+    with pytest.raises(DatasetError, match="not in the local Hugging Face cache"):
+        open_dataset("FSCCS/ReasonMap-Plus", "test")
