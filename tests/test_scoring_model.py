@@ -11,10 +11,10 @@ import torch
 from test_scoring_predictions import reasonmap_standin, write_jsonl
 from test_train_support import built_mini
 
+from mapkit.evaluation import generate as ev
+from mapkit.evaluation.generate import EvalConfig, evaluate
 from mapkit.scoring import SCORERS
 from mapkit.scoring.predictions import score_predictions
-from mapkit.train import evaluate as ev
-from mapkit.train.evaluate import EvalConfig, evaluate
 
 pytestmark = pytest.mark.train
 

@@ -115,7 +115,8 @@ def test_q7_reference_arrival_replaced_by_its_departure():
     assert (r.map_score, r.stops_score, r.num_via_stop_score) == (29, 2, 4)
     # outside China the long form keeps the quirk: ref "A Station" makes the arrival "A Station"
     ref = {**EN_REF, "departure_stop": "A Station"}
-    r = score_route(section("Line 2", "A Station", "C Station", "Number of Via Stops: 1"), en("long_num", reference_routes=[[ref]]), EN_LINES)
+    answer = section("Line 2", "A Station", "C Station", "Number of Via Stops: 1")
+    r = score_route(answer, en("long_num", reference_routes=[[ref]]), EN_LINES)
     assert (r.map_score, r.stops_score) == (1 + 1 + 4 + 20, 1)
 
 

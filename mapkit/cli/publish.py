@@ -82,7 +82,7 @@ def export(
     from mapkit.publish.export import FORMATS, export as do_export
 
     if fmt == "reasonmap":
-        from mapkit.scoring.export import export_reasonmap
+        from mapkit.publish.reasonmap import export_reasonmap
 
         where, count, per_split = export_reasonmap(folder, out_file, splits)
         err.print(f"wrote {count} ReasonMap rows (station pairs, both forms; "

@@ -244,7 +244,8 @@ def format_report(report: Mapping[str, Any]) -> str:
         how = "greedy" if not gen.get("temperature") else f"temperature {gen['temperature']} top_p {gen.get('top_p')}"
         head.append(f"{how}, max {gen.get('max_new_tokens')} new tokens, maps at <= {gen.get('max_pixels')} pixels"
                     f"{', text only' if gen.get('text_only') else ''}"
-                    + (f"; correctness: mapkit.rewards ({report.get('reward_mode', 'default')} mode)" if report.get("scorer", "mapkit") == "mapkit" else ""))
+                    + (f"; correctness: mapkit.rewards ({report.get('reward_mode', 'default')} mode)"
+                       if report.get("scorer", "mapkit") == "mapkit" else ""))
     if report.get("scorer"):
         head.append(f"scorer: {report['scorer']} (answer graded: {report.get('answer', 'full text')}); "
                     + ", ".join(f"{t}: {by}" for t, by in report.get("scored_by", {}).items()))

@@ -31,7 +31,7 @@ def _mean(values: Sequence[float], n: int | None = None) -> float | None:
 def _weighted(rows: Sequence[Mapping[str, Any]]) -> float | None:
     weights = [DIFFICULTY_WEIGHTS.get(r.get("difficulty_city"), 0.0) for r in rows]
     total = sum(weights)
-    return round(100.0 * sum(w for w, r in zip(weights, rows) if r["correct"]) / total, 2) if total else None
+    return round(100.0 * sum(w for w, r in zip(weights, rows, strict=True) if r["correct"]) / total, 2) if total else None
 
 
 def reasonmap_table(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
