@@ -66,7 +66,9 @@ def evaluate(
             raise typer.BadParameter("give --data OUT|REPO_ID[@REVISION]: the dataset the predictions answer", param_hint="--data")
         if out_file is not None and out_file.is_dir():
             raise typer.BadParameter(f"{out_file} is a folder; give a file name such as {out_file / 'eval.json'}", param_hint="--out")
-        unknown = [t for t in wanted if t not in ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")]
+        from mapkit.vocab import RECORD_TYPES
+
+        unknown = [t for t in wanted if t not in RECORD_TYPES]
         if unknown:
             raise typer.BadParameter(f"unknown type(s) {', '.join(unknown)}", param_hint="--types")
         chosen = Scorer(scorer, reward_mode, AnswerCut.from_options(answer_after, full_text))

@@ -29,8 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mapkit.rewards.paper import paper_answer, paper_choice_correct
-
-PLUS_TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3")
+from mapkit.vocab import PLUS_TYPES  # noqa: F401  (the types this scorer covers)
 
 
 def score_choice(answer: str, record: Mapping[str, Any]) -> tuple[bool, str]:

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mapkit.evaluation.report import DIFFICULTY_WEIGHTS, PLUS_TYPES, planning_form, summarize
+from mapkit.evaluation.report import planning_form, summarize
+from mapkit.vocab import ACCURACY_WEIGHTS as DIFFICULTY_WEIGHTS
+from mapkit.vocab import PLUS_TYPES
 
 
 def _pct(values: Sequence[float]) -> float | None:
