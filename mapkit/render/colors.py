@@ -59,23 +59,27 @@ def distinct_colors(lines: Iterable[tuple[str, str]], min_delta: float = MIN_DEL
     """(line id -> colour to draw, ids still too close to another line) for (id, official colour) pairs."""
     drawn: dict[str, str] = {}
     labs: dict[str, np.ndarray] = {}
-    palette_labs = [(c, lab(c)) for c in PALETTE]
     white = lab("#FFFFFF")
+    palette = [c for c in PALETTE if np.linalg.norm(lab(c) - white) >= MIN_DELTA_E_PAPER]
+    palette_labs = np.array([lab(c) for c in palette])
     for lid, color in lines:
         own = lab(color)
-        if all(np.linalg.norm(own - other) >= min_delta for other in labs.values()):
+        used = np.array(list(labs.values())).reshape(-1, 3)
+        if not len(used) or np.linalg.norm(used - own, axis=1).min() >= min_delta:
             drawn[lid], labs[lid] = color.upper(), own
             continue
-        best, best_d = None, -1.0
-        for cand, cl in palette_labs:
-            if np.linalg.norm(cl - white) < MIN_DELTA_E_PAPER:
-                continue
-            d = min((float(np.linalg.norm(cl - other)) for other in labs.values()), default=1e9)
-            if d > best_d:
-                best, best_d = cand, d
-        if best is not None and best_d >= min_delta:
-            drawn[lid], labs[lid] = best, lab(best)
+        # the palette colour farthest from every colour in use (first one on ties)
+        gaps = np.linalg.norm(palette_labs[:, None, :] - used[None, :, :], axis=2).min(axis=1)
+        k = int(np.argmax(gaps))
+        if gaps[k] >= min_delta:
+            drawn[lid], labs[lid] = palette[k], palette_labs[k]
         else:
             drawn[lid], labs[lid] = color.upper(), own
-    close = {a for a in labs for b in labs if a != b and np.linalg.norm(labs[a] - labs[b]) < min_delta}
+    ids = list(labs)
+    if not ids:
+        return drawn, set()
+    all_labs = np.array([labs[i] for i in ids])
+    d = np.linalg.norm(all_labs[:, None, :] - all_labs[None, :, :], axis=2)
+    np.fill_diagonal(d, np.inf)
+    close = {ids[i] for i in np.flatnonzero(d.min(axis=1) < min_delta)}
     return drawn, close

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import rtree
@@ -179,7 +180,7 @@ class LabelPlacer:
             marker = spec.marker
             hw = max(marker[2] - cx, cx - marker[0])
             hh = max(marker[3] - cy, cy - marker[1])
-            dirs = np.array(sorted(range(16), key=lambda k: (-round(_clearance_angle(_ANGLES[k], spec.avoid_angles), 2), _DIR_RANK[k])))
+            dirs = _directions(spec.avoid_angles)
             ux, uy = _COS[dirs], _SIN[dirs]
             with np.errstate(divide="ignore"):
                 reach = np.minimum(np.where(np.abs(ux) > 1e-9, hw / np.abs(ux), np.inf),
@@ -361,6 +362,12 @@ class LabelPlacer:
     def _label(entry: tuple[str, _Candidate]) -> PlacedLabel:
         station, cand = entry
         return PlacedLabel(station, cand.text, cand.box, (cand.box[0], cand.box[1]), cand.leader)
+
+
+@lru_cache(maxsize=4096)
+def _directions(avoid: tuple[float, ...]) -> np.ndarray:
+    """The 16 directions, furthest from the station's own lines first (then the fixed rank)."""
+    return np.array(sorted(range(16), key=lambda k: (-round(_clearance_angle(_ANGLES[k], avoid), 2), _DIR_RANK[k])))
 
 
 def _bounds(leader: tuple[float, float, float, float]) -> Box:
