@@ -208,6 +208,7 @@ def test_export_reasonmap_round_trip(tmp_path, mini, run_cli):
     assert all("Number of Via Stops:" in r["question_long"] or "Via Stops:" in r["question_long"] for r in test)
     assert all("Route Name:" in r["question_short"] and "Via Stops" not in r["question_short"] for r in test)
     assert {r["country"] for r in test} == {"nowhere"}  # lower-case, as the released folders
+    assert all(plan for r in test for plan in r["routes"].values())  # no null route_k: the released loop would stop
     assert json.loads((out / "stations" / "nowhere" / "mini.json").read_text())  # what the released script opens
     # the gold route of every pair is valid for the released checker, in both forms
     data = open_dataset(str(out), "test")

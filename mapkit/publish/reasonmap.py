@@ -8,8 +8,10 @@ written from the planning templates (first paraphrase; the long form is "Number 
 Stops" unless the pair was asked with "Via Stops"). Beside ``data/<split>-00000-of-00001.parquet``
 go ``stations/<country>/<city>.json`` (line -> stations), which the released script reads,
 so it (and ``mapkit eval --data``) can evaluate a mapkit-built city. ``routes`` is a
-parquet struct: a pair with fewer reference routes than another has null ``route_k``
-fields (the loader drops them).
+parquet struct, so every row has the same ``route_k`` fields: a pair with fewer reference
+routes repeats its last one (a repeated reference changes no score, released or mapkit),
+where a null would stop the released script (a pair without any reference route gets
+empty plans, on which the released script credits the endpoints: 1 instead of 0).
 """
 from __future__ import annotations
 
@@ -73,6 +75,11 @@ def reasonmap_rows(folder: Path, records: list[dict]) -> tuple[list[dict], dict[
         place = (country, str(first["city"]))
         if place not in stations:
             stations[place] = {name: list(s) for name, s in load_lines(folder / first["annotation"]).items()}
+    most = max((len(r["routes"]) for r in rows), default=0)
+    for row in rows:
+        routes = row["routes"]
+        for k in range(len(routes), most):
+            routes[f"route_{k}"] = [dict(s) for s in routes[f"route_{k - 1}"]] if k else []
     return rows, stations
 
 
