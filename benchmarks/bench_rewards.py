@@ -23,7 +23,8 @@ REASONING = "I look at the map, find both stations and follow the coloured lines
 
 def cases(lines, n: int, rng: random.Random) -> dict[str, list[tuple[str, dict]]]:
     names = [name for name, stations in lines.items() if len(stations) >= 4]
-    out: dict[str, list[tuple[str, dict]]] = {k: [] for k in ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")}
+    out: dict[str, list[tuple[str, dict]]] = {k: [] for k in ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning",
+                                                                "Grounding1", "Grounding2", "Grounding3")}
     for i in range(n):
         line, other = rng.choice(names), rng.choice(names)
         st = lines[line]
@@ -42,6 +43,15 @@ def cases(lines, n: int, rng: random.Random) -> dict[str, list[tuple[str, dict]]
                  f"Route Name: {other}\nDeparture Stop: {st[b]}\nArrival Stop: {transfer}")
         out["planning"].append((f"{REASONING}\n{route}", {**base, "type": "planning", "answer": -1, "station_1": st[a],
                                                          "station_2": transfer, "question_transfer_count": 1}))
+        x, y = rng.randrange(3000), rng.randrange(3000)
+        frame = {"frame": {"width": 4000, "height": 3000}, "image_size": [3612, 2716], "answer": -1, "station_2": None}
+        box = f'{{"op":"locate_station","args":{{"station":"s{i}"}},"result":{{"box":[{x},{y},{x + 20},{y + 16}]}}}}'
+        out["Grounding1"].append((f"{REASONING}\\boxed{{[{x * 0.9:.0f}, {y * 0.9:.0f}, {x * 0.9 + 18:.0f}, {y * 0.9 + 15:.0f}]}}",
+                                  {**base, **frame, "type": "Grounding1", "station_1": st[a], "program": box}))
+        out["Grounding2"].append((f"{REASONING}\\boxed{{{rng.choice(st)}}}", {**base, **frame, "type": "Grounding2", "station_1": st[a],
+                                  "answer_text": st[a], "program": '{"op":"read_label","args":{"point":[1,1]},"result":"s"}'}))
+        out["Grounding3"].append((f"{REASONING}\\boxed{{{rng.choice(names)}}}", {**base, **frame, "type": "Grounding3", "station_1": None,
+                                  "line": line, "program": '{"op":"identify_line","args":{"point":[1,1]},"result":"l"}'}))
     return out
 
 

@@ -26,6 +26,12 @@ QUESTION_THRESHOLDS = {
     "TorF1": ("hops between the two stations on the network", (4, 10)),
     "TorF2": ("stations on the asked line", (18, 28)),
     "planning": ("fewest transfers between origin and destination", (0, 1)),
+    # Grounding: clutter around the target, within 5% of the map's longer side
+    # (mapkit.questions.grounding.CLUTTER_RADIUS); bounds chosen on the rendered Tokyo map
+    # so that its questions spread over the three labels.
+    "Grounding1": ("other stations (marker or label) near the station", (3, 5)),
+    "Grounding2": ("other stations (marker or label) near the station", (3, 5)),
+    "Grounding3": ("other lines near the point", (0, 2)),
 }
 
 

@@ -15,10 +15,15 @@ from __future__ import annotations
 # ReasonMap's route planning).
 RECORD_TYPES: tuple[str, ...] = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
 PLUS_TYPES: tuple[str, ...] = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3")
+# Perception questions answered in pixels of the map image (mapkit.questions.grounding):
+# built only when named, trained in their own stage ahead of the others.
+GROUNDING_TYPES: tuple[str, ...] = ("Grounding1", "Grounding2", "Grounding3")
+ALL_TYPES: tuple[str, ...] = RECORD_TYPES + GROUNDING_TYPES
 FAMILIES: dict[str, tuple[str, ...]] = {
     "TorF": ("TorF1", "TorF2"),
     "Counting": ("Counting1", "Counting2", "Counting3"),
     "planning": ("planning",),
+    "Grounding": GROUNDING_TYPES,
 }
 
 DIFFICULTY_LABELS: tuple[str, ...] = ("easy", "middle", "hard")  # "middle", not "medium": ReasonMap's spelling
@@ -31,6 +36,9 @@ REWARD_MODES: tuple[str, ...] = ("paper", "default")  # as released, quirks incl
 WEIGHTINGS: tuple[str, ...] = ("difficulty_aware", "baseline")
 
 # Curriculum name -> stages, each (stage name, record types shuffled together), run in order.
+# Every curriculum accepts the perception stage by name (`--stages perception,1,2,3,4`),
+# always first; the perception curriculum has it built in.
+PERCEPTION_STAGE: tuple[str, tuple[str, ...]] = ("perception", GROUNDING_TYPES)
 CURRICULA: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     # released order: TorF1+TorF2 -> Counting2+Counting3 -> Counting1 -> planning
     "rewardmap": (("torf", ("TorF1", "TorF2")), ("counting23", ("Counting2", "Counting3")),
@@ -38,4 +46,6 @@ CURRICULA: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "coarse": (("plus", PLUS_TYPES), ("planning", ("planning",))),
     "fine": tuple((t.lower(), (t,)) for t in ("TorF1", "TorF2", "Counting3", "Counting2", "Counting1", "planning")),
     "shuffled": (("all", RECORD_TYPES),),  # the SFT->RL-style baseline: everything shuffled together
+    "perception": (PERCEPTION_STAGE, ("torf", ("TorF1", "TorF2")), ("counting23", ("Counting2", "Counting3")),
+                   ("counting1", ("Counting1",)), ("planning", ("planning",))),
 }

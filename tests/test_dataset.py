@@ -162,7 +162,7 @@ def test_build_writes_the_design_folder(tmp_path, mini_with_image):
     assert manifest["cities"]["mini"]["map_source"] == "image"
     for rel, digest in manifest["files"].items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
-    assert set(manifest["templates"]) == {"counting.json", "planning.json", "torf.json"}
+    assert set(manifest["templates"]) == {"counting.json", "grounding.json", "planning.json", "torf.json"}
     data = read_dataset(out)
     assert sum(map(len, data.values())) == manifest["counts"]["total"] == result.counts["total"]
     assert manifest["counts"]["split"] == {s: len(rs) for s, rs in data.items()}

@@ -41,7 +41,8 @@ def mini(templates):
 
 def test_shipped_templates_cover_every_type_and_planning_form(templates):
     assert templates.directory == ROOT / "templates"
-    assert set(templates.by_type) == {"TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning"}
+    assert set(templates.by_type) == {"TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning",
+                                      "Grounding1", "Grounding2", "Grounding3"}
     assert {t.route_form for t in templates.by_type["planning"]} == {"short", "long_num", "long_via"}
     assert {t.id for t in templates.by_type["planning"]} == {"planning_short", "planning_long_num", "planning_long_via"}
     for ts in templates.by_type.values():

@@ -31,6 +31,12 @@ def record_for(kind: str, **extra) -> dict:
         "Counting2": {"answer": 3, "station_1": "Central", "station_2": None},
         "Counting3": {"answer": 4, "station_1": None, "station_2": None},
         "planning": {"answer": -1, "station_1": "Alpha", "station_2": "Golf"},
+        "Grounding1": {"answer": -1, "station_1": "Alpha", "station_2": None, "frame": {"width": 400, "height": 300},
+                       "program": '{"op":"locate_station","args":{"station":"a"},"result":{"box":[10,20,30,40]}}'},
+        "Grounding2": {"answer": -1, "station_1": "Alpha", "station_2": None, "answer_text": "Alpha",
+                       "frame": {"width": 400, "height": 300}, "program": '{"op":"read_label","args":{"point":[20,30]},"result":"a"}'},
+        "Grounding3": {"answer": -1, "station_1": None, "station_2": None, "line": "Red Line", "image_size": [224, 168],
+                       "frame": {"width": 400, "height": 300}, "program": '{"op":"identify_line","args":{"point":[20,30]},"result":"r"}'},
     }[kind]
     out = {"id": f"p-{kind}", "type": kind, "difficulty_city": "middle", "question_transfer_count": 1, **base}
     out.update(extra)

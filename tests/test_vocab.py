@@ -24,7 +24,7 @@ def test_schemas_enumerate_the_vocabulary_types():
         enums = [e for e in _enums(json.loads(text)) if "planning" in e]  # the full lists, not the per-type rules
         assert enums, name
         for enum in enums:
-            assert tuple(enum) == vocab.RECORD_TYPES, name
+            assert tuple(enum) == vocab.ALL_TYPES, name
 
 
 def _enums(node):
@@ -42,6 +42,10 @@ def _enums(node):
 def test_curricula_cover_every_type_once_and_plus_is_every_type_but_planning():
     for name, stages in vocab.CURRICULA.items():
         types = [t for _, ts in stages for t in ts]
-        assert sorted(types) == sorted(vocab.RECORD_TYPES), name
+        # Grounding types only ever in the perception stage, which every curriculum accepts by name
+        perception = [ts for stage, ts in stages if stage == vocab.PERCEPTION_STAGE[0]]
+        assert perception in ([], [vocab.GROUNDING_TYPES]), name
+        assert sorted(types) == sorted(vocab.RECORD_TYPES + (vocab.GROUNDING_TYPES if perception else ())), name
+    assert vocab.ALL_TYPES == vocab.RECORD_TYPES + vocab.GROUNDING_TYPES == vocab.RECORD_TYPES + vocab.FAMILIES["Grounding"]
     assert vocab.PLUS_TYPES == tuple(t for t in vocab.RECORD_TYPES if t != "planning")
     assert set(vocab.REWARD_CITY_WEIGHTS) == set(vocab.ACCURACY_WEIGHTS) == set(vocab.DIFFICULTY_LABELS)

@@ -17,7 +17,7 @@ def build(
     out_dir: Path | None = typer.Option(None, "--out", help="Dataset folder to write [default: out/CITY, or out/all with --all]."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice: the same inputs and seed give the same files."),
     per_type: int | None = typer.Option(None, "--per-type", min=1, help="Questions per type and city instead of the ReasonMap-Plus defaults (Counting3 stays one per map)."),
-    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning."),
+    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning; Grounding1-3 or Grounding (perception questions in pixels, only when named)."),
     split_by: str = typer.Option("question", "--split-by", help="question: stratified 80/20 by type and difficulty; city: hold out whole cities."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.95, help="Share of questions (or cities) in the test split."),
     skip_missing_images: bool = typer.Option(False, "--skip-missing-images", help="Leave out, with a warning, cities with neither a map image nor coordinates."),
@@ -57,9 +57,13 @@ def build(
         progress=True, warn=warn, keep_unreadable=keep_unreadable,
     )
     for report in result.reports:
-        short = [f"{t} {report.made[t]}/{n}" for t, n in report.wanted.items() if report.made[t] < n]
+        none = {t for t in report.wanted if t.startswith("Grounding") and report.made[t] == 0}
+        short = [f"{t} {report.made[t]}/{n}" for t, n in report.wanted.items() if report.made[t] < n and t not in none]
         if short:
             err.print(f"note: {report.city} supplies fewer distinct balanced questions: {', '.join(short)}")
+        unseen = sorted({why for (t, why), k in report.dropped.items() if t in none and k})
+        if unseen:
+            err.print(f"note: {report.city} gets no Grounding questions: {'; '.join(unseen)}")
     out.print(summary_table(result.counts))
     for city_name, dropped in result.unreadable.items():
         if dropped:

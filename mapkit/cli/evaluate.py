@@ -19,7 +19,7 @@ def evaluate(
     split: str = typer.Option("test", "--split", help="Split to evaluate."),
     out_file: Path | None = typer.Option(None, "--out", metavar="FILE.json", help="Write the report here and the per-record predictions beside it (FILE.predictions.jsonl)."),
     limit: int | None = typer.Option(None, "--limit", help="Evaluate a seeded random subset of N records (in file order)."),
-    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning."),
+    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning, Grounding1-3 or Grounding."),
     text_only: bool = typer.Option(False, "--text-only", help="Ask without the map image (ReasonMap's text-only baseline)."),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy decoding; above 0: sampling at this temperature."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold (with --temperature > 0)."),
@@ -45,9 +45,11 @@ def evaluate(
     mapkit eval --model runs/smoke/checkpoint-12 --data out/tokyo --out runs/smoke/eval.json
 
     Prints accuracy per type, ReasonMap-Plus weighted accuracy, planning accuracy (short /
-    long) and map score, and accuracy by difficulty and city. `mapkit eval --compare
-    A.json B.json` prints two reports side by side. `mapkit eval --predictions PRED.jsonl
-    --data OUT --scorer reasonmap --out REPORT.json` scores saved completions (no model).
+    long) and map score, Grounding scores (locate: mean IoU and accuracy at IoU >= 0.5;
+    label reading and line identification by question difficulty), and accuracy by
+    difficulty and city. `mapkit eval --compare A.json B.json` prints two reports side by
+    side. `mapkit eval --predictions PRED.jsonl --data OUT --scorer reasonmap --out
+    REPORT.json` scores saved completions (no model).
     """
     from mapkit.evaluation.report import format_comparison, format_report, load_report, write_report
 

@@ -30,8 +30,19 @@ from mapkit.dataset.folder import MapFile, counts, write_dataset
 from mapkit.dataset.splits import assign_splits
 from mapkit.errors import DatasetError, MapkitError
 from mapkit.graph import TransitMap
-from mapkit.render.images import sha256_file
-from mapkit.questions import DEFAULT_COUNTS, TYPES, GenerationReport, generate, load_templates
+from mapkit.questions import (
+    ALL_TYPES,
+    DEFAULT_COUNTS,
+    GROUNDING_COUNTS,
+    GROUNDING_TYPES,
+    TYPES,
+    GenerationReport,
+    generate,
+    load_templates,
+)
+from mapkit.questions.grounding import scene_from_geometry, scene_from_xy
+from mapkit.render.images import image_size, sha256_file
+from mapkit.vocab import FAMILIES  # --types names that stand for several types (TorF, Counting, Grounding)
 
 
 @dataclass
@@ -49,14 +60,16 @@ class BuildResult:
 
 def resolve_counts(per_type: int | None = None, types: Iterable[str] | None = None) -> dict[str, int]:
     """Questions per type: ReasonMap-Plus defaults, ``per_type`` for all but Counting3
-    (one per map), restricted to ``types`` when given."""
-    chosen = list(TYPES) if not types else list(types)
-    unknown = [t for t in chosen if t not in TYPES]
+    (one per map), restricted to ``types`` when given. Grounding types (or the family
+    name ``Grounding``) are made only when named."""
+    chosen = list(TYPES) if not types else [x for t in types for x in FAMILIES.get(t, (t,))]
+    unknown = [t for t in chosen if t not in ALL_TYPES]
     if unknown:
-        raise DatasetError(f"unknown type(s) {', '.join(unknown)}; choose from {', '.join(TYPES)}")
+        raise DatasetError(f"unknown type(s) {', '.join(unknown)}; choose from {', '.join(ALL_TYPES)} or {', '.join(FAMILIES)}")
     if per_type is not None and per_type < 1:
         raise DatasetError(f"--per-type must be at least 1, got {per_type}")
-    return {t: (DEFAULT_COUNTS[t] if per_type is None or t == "Counting3" else per_type) for t in TYPES if t in chosen}
+    defaults = {**DEFAULT_COUNTS, **GROUNDING_COUNTS}
+    return {t: (defaults[t] if per_type is None or t == "Counting3" else per_type) for t in ALL_TYPES if t in chosen}
 
 
 def has_coordinates(annotation: Annotation) -> bool:
@@ -105,12 +118,16 @@ def _save(annotation: Annotation, rendered, target: Path) -> None:
 
 
 def _gated(annotation: Annotation, source: str, map_file: MapFile | None, records: list[dict[str, Any]],
-           dropped: Counter, keep: bool) -> tuple[list[dict[str, Any]], MapFile | None]:
+           dropped: Counter, keep: bool, grounding: Grounding | None = None) -> tuple[list[dict[str, Any]], MapFile | None]:
     """The records the city's image can answer, and the map file to write (rendered now,
     so that its geometry is the evidence; re-rendered with the named stations' labels
-    first when some of them found no place)."""
+    first when some of them found no place). ``grounding`` adds the Grounding questions
+    of the final map, through the same gate."""
     if source == "image":
-        return gate.apply(records, gate.from_image(annotation), dropped, keep), map_file
+        evidence = gate.from_image(annotation)
+        if grounding is not None:
+            records = records + grounding.make(scene_from_xy(annotation, image_size(map_file.source)))
+        return gate.apply(records, evidence, dropped, keep), map_file
     if source != "rendered":
         return records, map_file
     rendered = _render(annotation)
@@ -121,7 +138,25 @@ def _gated(annotation: Annotation, source: str, map_file: MapFile | None, record
         if sum(s not in again.geometry["labels"] for s in named) < len(missing):
             rendered = again
     evidence = gate.from_geometry(annotation, rendered.geometry)
+    if grounding is not None:  # asked about the map as it is written
+        records = records + grounding.make(scene_from_geometry(rendered.geometry))
     return gate.apply(records, evidence, dropped, keep), MapFile(annotation.city, render=lambda t: _save(annotation, rendered, t))
+
+
+@dataclass
+class Grounding:
+    """Makes one city's Grounding questions once its map is final (see ``_gated``)."""
+
+    tm: TransitMap
+    templates: Any
+    seed: int
+    counts: dict[str, int]
+    figure: str
+    report: GenerationReport
+
+    def make(self, scene) -> list[dict[str, Any]]:
+        return generate(self.tm, templates=self.templates, seed=self.seed, counts=self.counts, figure=self.figure,
+                        report=self.report, scene=scene)
 
 
 def build_dataset(
@@ -150,6 +185,10 @@ def build_dataset(
         raise DatasetError("no annotation files to build")
     templates = load_templates(templates_dir)
     counts_by_type = dict(DEFAULT_COUNTS if counts_by_type is None else counts_by_type)
+    graph_counts = {t: n for t, n in counts_by_type.items() if t not in GROUNDING_TYPES}
+    grounding_counts = {t: n for t, n in counts_by_type.items() if t in GROUNDING_TYPES and n > 0}
+    if not images and any(counts_by_type.get(t, 0) > 0 for t in GROUNDING_TYPES):
+        raise DatasetError("Grounding questions are about the map image: drop --no-images, or leave the Grounding types out")
 
     cities: list[tuple[Path, Annotation, MapFile | None, str]] = []
     missing: list[str] = []
@@ -181,11 +220,14 @@ def build_dataset(
     unreadable: dict[str, Counter] = {}
     for k, (path, annotation, map_file, source) in enumerate(_bar(cities, progress, "questions")):
         report = GenerationReport(annotation.city)
-        city_records = generate(
-            TransitMap.from_annotation(annotation), templates=templates, seed=seed, counts=counts_by_type,
-            figure=f"maps/{annotation.city}.png" if map_file else "", report=report)
+        tm, figure = TransitMap.from_annotation(annotation), f"maps/{annotation.city}.png" if map_file else ""
+        city_records = generate(tm, templates=templates, seed=seed, counts=graph_counts, figure=figure, report=report)
+        grounding = Grounding(tm, templates, seed, grounding_counts, figure, report) if grounding_counts else None
+        if grounding is not None and source not in ("image", "rendered"):
+            city_records += grounding.make(None)  # no map: none made, the report says why
+            grounding = None
         dropped = unreadable[annotation.city] = Counter()
-        city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable)
+        city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable, grounding)
         cities[k] = (path, annotation, gated_map, source)
         records.extend(city_records)
         reports.append(report)
@@ -194,6 +236,11 @@ def build_dataset(
         what = ", ".join(f"{n} {reason}" for reason, n in sorted(total_unreadable.items()))
         warn(f"{'kept' if keep_unreadable else 'dropped'} {sum(total_unreadable.values())} question(s) their map image "
              f"cannot answer: {what}" + ("" if keep_unreadable else " (--keep-unreadable keeps them)"))
+    if not records:
+        why = sorted({f"{t}: {reason}" for r in reports for (t, reason), k in r.dropped.items() if k and t in counts_by_type})
+        raise DatasetError("no questions to write: the selected types found nothing to ask on these maps"
+                           + (f" ({'; '.join(why)})" if why else "")
+                           + ". Grounding questions need a rendered map or an image whose annotation gives station xy")
     kept = assign_splits(records, seed=seed, test_fraction=test_fraction, by=split_by)
     if len(kept) < len(records):
         warn(f"dropped {len(records) - len(kept)} held-out question(s) whose text also appears in train "

@@ -27,6 +27,7 @@ ARROW_SCHEMA = pa.schema([
     ("line", pa.string()), ("difficulty_city", pa.string()), ("difficulty_question", pa.string()),
     ("city_line_count", pa.int64()), ("city_transfer_count", pa.int64()), ("question_transfer_count", pa.int64()),
     ("reference_routes", pa.list_(pa.list_(_SECTION))), ("program", pa.string()),
+    ("frame", pa.struct([("width", pa.int64()), ("height", pa.int64())])),  # Grounding: pixels of `figure`
 ])
 COLUMNS = tuple(ARROW_SCHEMA.names)
 
@@ -66,11 +67,45 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
         program = json.loads(record["program"])
         if not {"op", "args", "result"} <= set(program):
             problems.append("program lacks op, args or result")
+        elif t.startswith("Grounding"):
+            problems.extend(grounding_problems(record, program))
     except json.JSONDecodeError as e:
         problems.append(f"program is not JSON ({e})")
     if record["question"].count("\\boxed{}") == 0 and t != "planning":
         problems.append("question does not ask for the answer in \\boxed{}")
     return problems
+
+
+def grounding_problems(record: Mapping[str, Any], program: Mapping[str, Any]) -> list[str]:
+    """A Grounding record's answer agrees with its program, and its coordinates lie in its frame."""
+    from mapkit.frames import SHOWN, fmt_box, fmt_point
+
+    w, h = record["frame"]["width"], record["frame"]["height"]
+    result, args = program["result"], program["args"]
+    shown = []
+    try:
+        if record["type"] == "Grounding1":
+            want = fmt_box(result["box"]) if "box" in result else fmt_point(result["point"])
+            shown = [result.get("box") or result["point"]]
+            if record["answer_text"] != want:
+                return [f"answer_text {record['answer_text']!r} is not the program's {want!r}"]
+        shown += [v for k, v in args.items() if k in ("point", "box")]
+        coords = [c for v in shown for c in v]
+        if any(not isinstance(c, (int, float)) for c in coords):
+            return ["program coordinates are not numbers"]
+        if any(not (0 <= x <= w and 0 <= y <= h) for v in shown for x, y in zip(v[::2], v[1::2])):
+            return [f"program coordinates lie outside the {w}x{h} frame"]
+        place = args.get("point") or args.get("box")
+        if record["type"] != "Grounding1":
+            # the rescaling of the question (mapkit.frames.in_model_frame) rewrites the first
+            # coordinates of its first line: they must be the program's
+            first = SHOWN.search(record["question"].partition("\n")[0])
+            want = fmt_point(place) if "point" in args else fmt_box(place)
+            if first is None or first.group() != want:
+                return [f"the question's first coordinates are not the program's {want}"]
+    except (KeyError, TypeError, AttributeError) as e:
+        return [f"program does not hold a Grounding target ({e!r})"]
+    return []
 
 
 def validate_records(records: Iterable[Mapping[str, Any]]) -> None:

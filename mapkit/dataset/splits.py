@@ -8,12 +8,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mapkit.errors import DatasetError
+from mapkit.vocab import ALL_TYPES as TYPE_ORDER
 from mapkit.vocab import DIFFICULTY_LABELS as LABELS
-from mapkit.vocab import RECORD_TYPES as TYPE_ORDER
 
 # ------------------------------------------------------------------ splits
 
 def _pair_key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    if str(r["type"]).startswith("Grounding"):
+        # locating a station and reading its label answer each other: one split per
+        # station (and per line for Grounding3)
+        return (r["city"], "Grounding", r["station_1"] or "", r["line"] or "")
     return (r["city"], r["type"], frozenset(x for x in (r["station_1"], r["station_2"]) if x))
 
 

@@ -28,11 +28,11 @@ from typing import Any
 import torch
 
 from mapkit.errors import ConfigError, DatasetError, MapkitError
-from mapkit.evaluation.report import TYPES
+from mapkit.evaluation.report import GROUNDING_TYPES, TYPES
 from mapkit.train import checkpoint as ckpt
 from mapkit.train.config import SIZED_DEFAULTS, GRPOConfig
 from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype, set_pixel_budget
-from mapkit.train.rollout import build_prompt, collate, end_ids, lines_loader, load_data, placeholder_ids
+from mapkit.train.rollout import build_prompt, collate, end_ids, lines_loader, load_data, model_view, placeholder_ids
 from mapkit.vocab import REWARD_MODES
 
 log = logging.getLogger("mapkit.evaluation.generate")
@@ -67,7 +67,7 @@ class EvalConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        self.types = tuple(self.types or ())
+        self.types = tuple(x for t in self.types or () for x in (GROUNDING_TYPES if t == "Grounding" else (t,)))
         unknown = [t for t in self.types if t not in TYPES]
         if unknown:
             raise ConfigError(f"--types: unknown type(s) {', '.join(unknown)}; use {', '.join(TYPES)}")
@@ -269,6 +269,8 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
                 batch = order[lo:lo + cfg.batch_size]
                 asked, prompts = [], []
                 for i in batch:
+                    if not cfg.text_only:  # Grounding coordinates in the resized map's pixels
+                        records[i] = model_view(processor, records[i], data.root, cfg)
                     record = records[i]
                     prompt = build_prompt(processor, {**record, "figure": None} if cfg.text_only else record, data.root, cfg)
                     length = int(prompt["input_ids"].shape[1])

@@ -24,8 +24,10 @@ from typing import Any
 
 from mapkit.errors import MapkitError
 from mapkit.vocab import ACCURACY_WEIGHTS as DIFFICULTY_WEIGHTS
-from mapkit.vocab import PLUS_TYPES
-from mapkit.vocab import RECORD_TYPES as TYPES
+from mapkit.vocab import ALL_TYPES as TYPES
+from mapkit.vocab import GROUNDING_TYPES, PLUS_TYPES
+
+IOU_CORRECT = 0.5  # a located box counts as right at IoU >= 0.5 (mapkit.rewards.grounding)
 
 
 def _accuracy(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -61,6 +63,38 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
 
 
+def _by_difficulty(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+    return {d: _accuracy(rs) for d, rs in _group(rows, "difficulty_question").items()} if all(
+        "difficulty_question" in r for r in rows) else {}
+
+
+def grounding_summary(predictions: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Perception scores: locating (mean IoU and accuracy at IoU >= 0.5 over box
+    answers, accuracy over point answers), label reading and line identification, each
+    by question difficulty (clutter around the target)."""
+    out: dict[str, Any] = {}
+    locate = [r for r in predictions if r["type"] == "Grounding1"]
+    boxes = [r for r in locate if r.get("iou") is not None]
+    if locate:
+        points = [r for r in locate if r.get("iou") is None]
+        out["locate"] = {
+            "n": len(locate), "n_box": len(boxes), "n_point": len(points),
+            "mean_iou": round(sum(r["iou"] for r in boxes) / len(boxes), 4) if boxes else None,
+            "accuracy_at_0.5": round(100.0 * sum(r["iou"] >= IOU_CORRECT for r in boxes) / len(boxes), 2) if boxes else None,
+            "point_accuracy": _accuracy(points)["accuracy"] if points else None,
+            "accuracy": _accuracy(locate)["accuracy"],
+            "by_question_difficulty": {
+                d: {**_accuracy(rs), "mean_iou": round(sum(r["iou"] for r in rs if r.get("iou") is not None) /
+                                                       max(1, sum(r.get("iou") is not None for r in rs)), 4)}
+                for d, rs in _group(locate, "difficulty_question").items()} if all("difficulty_question" in r for r in locate) else {},
+        }
+    for key, kind in (("read_label", "Grounding2"), ("identify_line", "Grounding3")):
+        rows = [r for r in predictions if r["type"] == kind]
+        if rows:
+            out[key] = {**_accuracy(rows), "by_question_difficulty": _by_difficulty(rows)}
+    return out
+
+
 def summarize(predictions: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The report of ``mapkit eval``: overall, by type, difficulty and city, planning.
 
@@ -87,6 +121,8 @@ def summarize(predictions: list[Mapping[str, Any]]) -> dict[str, Any]:
     }
     if all("difficulty_question" in r for r in predictions) and predictions:
         report["by_question_difficulty"] = {d: _accuracy(rows) for d, rows in _group(predictions, "difficulty_question").items()}
+    if any(r["type"] in GROUNDING_TYPES for r in predictions):
+        report["grounding"] = grounding_summary(predictions)
     if planning:
         forms = _group([{**r, "form": planning_form(str(r.get("template_id", "")), r.get("route_form"))} for r in planning], "form")
         scored = [r for r in planning if r.get("map_score") is not None]
@@ -128,6 +164,11 @@ def compare_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, 
     for d in DIFFICULTY_WEIGHTS:
         if d in a.get("by_difficulty", {}) or d in b.get("by_difficulty", {}):
             rows.append((f"map {d}", a.get("by_difficulty", {}).get(d, {}).get("accuracy"), b.get("by_difficulty", {}).get(d, {}).get("accuracy")))
+    ga, gb = a.get("grounding", {}), b.get("grounding", {})
+    for part, key, label in (("locate", "mean_iou", "locate mean IoU"), ("locate", "accuracy_at_0.5", "locate acc@0.5"),
+                             ("read_label", "accuracy", "label reading"), ("identify_line", "accuracy", "line identification")):
+        if part in ga or part in gb:
+            rows.append((label, ga.get(part, {}).get(key), gb.get(part, {}).get(key)))
     pa, pb = a.get("planning", {}), b.get("planning", {})
     for key in ("accuracy_short", "accuracy_long", "map_score", "map_score_short", "map_score_long"):
         if key in pa or key in pb:
@@ -141,7 +182,7 @@ def compare_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, 
 
 # record columns a prediction keeps (enough to re-aggregate and to read it by eye)
 RECORD_FIELDS = ("id", "city", "country", "map_id", "type", "template_id", "difficulty_city", "difficulty_question",
-                 "question_transfer_count", "station_1", "station_2", "line", "answer", "answer_text", "question")
+                 "question_transfer_count", "station_1", "station_2", "line", "answer", "answer_text", "question", "image_size")
 
 
 def score_prediction(record: Mapping[str, Any], completion: str, lines: Any, *, mode: str = "default") -> dict[str, Any]:
@@ -160,6 +201,8 @@ def score_prediction(record: Mapping[str, Any], completion: str, lines: Any, *, 
     parts = rewards.breakdown(completion, record, lines, mode=mode)
     row: dict[str, Any] = {k: record.get(k) for k in RECORD_FIELDS if k in record}
     row.update(completion=completion, correct=parts.correct > 0, reward=parts.reward, parsed=parts.parsed, reason=parts.reason)
+    if parts.iou is not None:
+        row["iou"] = parts.iou
     if record["type"] == "planning":
         ms = rewards.map_score(completion, record, lines, correct=row["correct"])
         row.update(route_form=ms.form, map_score=ms.score, map_score_max=ms.maximum)
@@ -265,6 +308,21 @@ def format_report(report: Mapping[str, Any]) -> str:
             ["model", "acc short %", "acc long %", "map score short /20", "map score long /40", "weighted acc %"],
             [[name, p.get("accuracy_short"), p.get("accuracy_long"), p.get("map_score_short"), p.get("map_score_long"),
               p.get("weighted_accuracy")]]))
+    g = report.get("grounding")
+    if g:
+        grows = []
+        if "locate" in g:
+            loc = g["locate"]
+            grows.append(["locate station", loc["n"], loc["accuracy"], loc.get("mean_iou"), loc.get("accuracy_at_0.5")])
+            grows += [[f"  locate, {d}", v["n"], v["accuracy"], v.get("mean_iou"), None]
+                      for d, v in _in_label_order(loc.get("by_question_difficulty", {}))]
+        for key, label in (("read_label", "read label"), ("identify_line", "identify line")):
+            if key in g:
+                grows.append([label, g[key]["n"], g[key]["accuracy"], None, None])
+                grows += [[f"  {label.split()[0]}, {d}", v["n"], v["accuracy"], None, None]
+                          for d, v in _in_label_order(g[key].get("by_question_difficulty", {}))]
+        blocks.append("Grounding (question difficulty = clutter around the target)\n" + _table(
+            ["", "n", "accuracy %", "mean IoU", "acc@0.5 %"], grows))
     rows = [[f"map {d} (x{DIFFICULTY_WEIGHTS[d]})", v["n"], v["correct"], v["accuracy"]]
             for d, v in sorted(report.get("by_difficulty", {}).items(), key=lambda kv: list(DIFFICULTY_WEIGHTS).index(kv[0]))]
     rows += [[f"question {d}", v["n"], v["correct"], v["accuracy"]]
@@ -282,6 +340,10 @@ def format_report(report: Mapping[str, Any]) -> str:
         blocks.append("By city\n" + _table(["city", "n", "correct", "accuracy %", "weighted %"],
                                            [[c, v["n"], v["correct"], v["accuracy"], v.get("weighted_accuracy")] for c, v in cities.items()]))
     return "\n\n".join(blocks)
+
+
+def _in_label_order(d: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(d.items(), key=lambda kv: list(DIFFICULTY_WEIGHTS).index(kv[0]) if kv[0] in DIFFICULTY_WEIGHTS else 9)
 
 
 def format_comparison(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

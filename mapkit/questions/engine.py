@@ -30,8 +30,11 @@ from mapkit.questions.city import Candidate, City
 from mapkit.questions.queries import QUERIES
 from mapkit.questions.records import instantiate
 from mapkit.questions.templates import TemplateSet, load_templates
+from mapkit.vocab import ALL_TYPES, GROUNDING_TYPES
 from mapkit.vocab import RECORD_TYPES as TYPES
 
+# Grounding questions are made only when asked for (`--types Grounding`), 30 of each.
+GROUNDING_COUNTS = dict.fromkeys(GROUNDING_TYPES, 30)
 # Per city, what ReasonMap-Plus has on average (4,018 questions over 30 cities) and
 # ReasonMap's planning questions; Counting3 has one question per map by nature.
 DEFAULT_COUNTS = {"TorF1": 35, "TorF2": 31, "Counting1": 35, "Counting2": 32, "Counting3": 1, "planning": 34}
@@ -39,7 +42,7 @@ COLUMNS = (
     "id", "split", "city", "country", "map_id", "figure", "annotation", "type", "template_id", "question",
     "options", "answer", "answer_text", "station_1", "station_2", "line", "difficulty_city",
     "difficulty_question", "city_line_count", "city_transfer_count", "question_transfer_count",
-    "reference_routes", "program",
+    "reference_routes", "program", "frame",
 )
 
 # How each type is balanced: (primary key, its mode, its known values, secondary key).
@@ -76,12 +79,15 @@ def generate(
     figure: str | None = None,
     annotation_path: str | None = None,
     report: GenerationReport | None = None,
+    scene: Any = None,
 ) -> list[dict[str, Any]]:
     """QuestionRecords for one map (``split`` left None; ``dataset`` assigns it).
 
     ``counts`` maps record type -> how many to make (default ``DEFAULT_COUNTS``; types
     left out are not made). A city that cannot supply that many distinct, balanced
     questions gets fewer. The same map, templates, seed and counts give the same records.
+    Grounding types read what the map image shows from ``scene``
+    (``mapkit.questions.grounding.Scene``; None: none are made, and the report says why).
 
     >>> from mapkit.annotation import load
     >>> records = generate(TransitMap.from_annotation(load("tests/fixtures/mini.json")), seed=1)
@@ -90,9 +96,9 @@ def generate(
     """
     templates = templates or load_templates()
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
-    unknown = sorted(set(counts) - set(TYPES))
+    unknown = sorted(set(counts) - set(ALL_TYPES))
     if unknown:
-        raise MapkitError(f"unknown record type(s) {unknown}; known: {', '.join(TYPES)}")
+        raise MapkitError(f"unknown record type(s) {unknown}; known: {', '.join(ALL_TYPES)}")
     city = City(tm)
     report = report if report is not None else GenerationReport(tm.annotation.city)
     report.dropped["*", "display name shared by another station"] += city.collided
@@ -114,6 +120,10 @@ def generate(
         chosen = _sample(city, record_type, type_templates[0].op, n, rng, report)
         records.extend(instantiate(city, record_type, type_templates, chosen, rng, ctx))
         report.made[record_type] += len(chosen)
+    if any(counts.get(t, 0) > 0 for t in GROUNDING_TYPES):
+        from mapkit.questions.grounding import generate_grounding
+
+        records.extend(generate_grounding(city, scene, templates=templates, counts=counts, seed=seed, ctx=ctx, report=report))
     return records
 
 

@@ -107,6 +107,17 @@ TYPE_QUERY = {
     "Counting2": "count_lines_through",
     "Counting3": "count_lines",
     "planning": "plan_routes",
+    "Grounding1": "locate_station",
+    "Grounding2": "read_label",
+    "Grounding3": "identify_line",
+}
+
+# Grounding programs are answered from what is drawn (``mapkit.questions.grounding``),
+# not from the graph: parameter -> the slot types that may show it.
+GROUNDING_OPS: dict[str, Mapping[str, tuple[str, ...]]] = {
+    "locate_station": {"station": ("station",)},
+    "read_label": {"place": ("point", "box")},
+    "identify_line": {"place": ("point",)},
 }
 
 

@@ -31,7 +31,7 @@ import jsonschema
 
 import mapkit
 from mapkit.errors import TemplateError
-from mapkit.questions.queries import QUERIES, TYPE_QUERY
+from mapkit.questions.queries import GROUNDING_OPS, QUERIES, TYPE_QUERY
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ENV_VAR = "MAPKIT_TEMPLATES"
@@ -50,6 +50,7 @@ class Template:
     op: str
     args: Mapping[str, str]  # query parameter -> slot name
     route_form: str | None = None  # planning only: short | long_num | long_via
+    coords: str | None = None  # Grounding only: box | point, the coordinates shown or asked for
 
     def render(self, paraphrase: int, values: Mapping[str, str]) -> str:
         """Question text: the paraphrase with its slots filled, then the instruction."""
@@ -133,16 +134,24 @@ def _check(t: dict[str, Any], data: dict[str, Any], name: str) -> Template:
     op = t["query"]["op"]
     if op != expected_op:
         raise fail(f"type {t['type']} is answered by query {expected_op!r}, not {op!r}")
-    query = QUERIES[op]
+    params = GROUNDING_OPS[op] if op in GROUNDING_OPS else {k: (v,) for k, v in QUERIES[op].params.items()}
     args = t["query"]["args"]
-    if set(args) != set(query.params):
-        raise fail(f"query {op!r} takes arguments {sorted(query.params)}, the template gives {sorted(args)}")
+    if set(args) != set(params):
+        raise fail(f"query {op!r} takes arguments {sorted(params)}, the template gives {sorted(args)}")
     slots = t["slots"]
     for param, slot in args.items():
         if slot not in slots:
             raise fail(f"query argument {param!r} is shown by slot {slot!r}, which is not declared in slots")
-        if slots[slot] != query.params[param]:
-            raise fail(f"slot {slot!r} is a {slots[slot]} but query argument {param!r} needs a {query.params[param]}")
+        if slots[slot] not in params[param]:
+            raise fail(f"slot {slot!r} is a {slots[slot]} but query argument {param!r} needs a {' or '.join(params[param])}")
+    coords = t.get("coords")
+    if (coords is None) != (op not in GROUNDING_OPS):
+        raise fail("a Grounding template needs coords (box or point), and only a Grounding template has it")
+    shown = [kind for kind in slots.values() if kind in ("point", "box")]
+    if op in GROUNDING_OPS and op != "locate_station" and shown != [coords]:
+        raise fail(f"coords is {coords!r} but the question shows {shown or 'no coordinates'}; show exactly one {coords} slot")
+    if op == "locate_station" and shown:
+        raise fail("a locate_station question names the station and shows no coordinates")
     wants_options = t["type"] == "Counting1"
     has_options = [s for s, kind in slots.items() if kind == "options"]
     if wants_options and len(has_options) != 1:
@@ -160,5 +169,5 @@ def _check(t: dict[str, Any], data: dict[str, Any], name: str) -> Template:
     return Template(
         id=t["id"], type=t["type"], family=data["family"], file=name, slots=dict(slots),
         paraphrases=tuple(t["paraphrases"]), instruction=data["instructions"][t["answer_format"]],
-        answer_format=t["answer_format"], op=op, args=dict(args), route_form=t.get("route_form"),
+        answer_format=t["answer_format"], op=op, args=dict(args), route_form=t.get("route_form"), coords=coords,
     )

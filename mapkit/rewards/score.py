@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mapkit.errors import RewardError
-from mapkit.rewards import paper
+from mapkit.rewards import grounding, paper
 from mapkit.rewards.lines import LineIndex, index_for
 from mapkit.rewards.names import normalize
 from mapkit.rewards.parse import KINDS, admissible, as_text, find_box, parse_route, phrase_answers, stops_list
-from mapkit.vocab import RECORD_TYPES as TYPES
+from mapkit.vocab import ALL_TYPES as TYPES
 from mapkit.vocab import REWARD_CITY_WEIGHTS as CITY_WEIGHT
 from mapkit.vocab import REWARD_MODES as MODES
 from mapkit.vocab import WEIGHTINGS
@@ -37,6 +37,7 @@ TRANSFER_BONUS = 0.5  # planning questions with at least one transfer
 _STATION_FIELDS = {  # which of station_1 / station_2 a type needs as a non-empty string
     "TorF1": ("station_1", "station_2"), "TorF2": ("station_1",), "Counting1": ("station_1", "station_2"),
     "Counting2": ("station_1",), "Counting3": (), "planning": ("station_1", "station_2"),
+    "Grounding1": (), "Grounding2": (), "Grounding3": (),  # their targets are checked by rewards.grounding
 }
 _ANSWERS = {"TorF1": range(2), "TorF2": range(2), "Counting1": range(4)}
 
@@ -90,6 +91,8 @@ def check_record(record: Mapping[str, Any]) -> None:
         _check_routes(record, rid)
     if kind == "Counting1" and record.get("line") is not None and not isinstance(record["line"], str):
         raise RewardError(f"record {rid}: line {record['line']!r} is not a line name")
+    if kind in grounding.GROUNDING_TYPES:
+        grounding.check(record)
 
 
 def check_records(records: Iterable[Mapping[str, Any]], *, limit: int = 20) -> int:
@@ -166,6 +169,7 @@ class Breakdown:
     parsed: Any  # the answer as read: a string for TorF/Counting, a list of section dicts for planning
     valid: bool  # default: an admissible answer / a fully parsed route was read; paper: some answer was read
     reason: str = ""  # why nothing or only part was earned
+    iou: float | None = None  # Grounding1 box answers: IoU with the marker box (0 when unreadable)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,6 +216,10 @@ def breakdown(completion: Any, record: Mapping[str, Any], lines: Mapping[str, Se
         raise RewardError(f"record {record.get('id', '<no id>')}: {kind} needs the city's lines (load_lines(annotation))")
     text = as_text(completion)
     weight = difficulty_weight(record, weighting)
+    if kind in grounding.GROUNDING_TYPES:
+        g = grounding.grade(text, record)
+        return _finish(g["format"] if mode == "default" else 0.0, g["correct"], g["detail"] if detail else 0.0, weight,
+                       parsed=g["parsed"], valid=g["parsed"] is not None, reason=g["reason"], iou=g["iou"])
     index = index_for(lines) if needs_lines else None
     if mode == "paper":
         if kind == "planning":

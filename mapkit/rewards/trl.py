@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mapkit.errors import RewardError
+from mapkit.errors import MapkitError, RewardError
+from mapkit.frames import MIN_PIXELS, frame_size, smart_resize
 from mapkit.rewards.lines import load_lines
 from mapkit.rewards.score import ALPHA, MODES, TYPES, WEIGHTINGS, breakdown, check_records
 from mapkit.vocab import FAMILIES
@@ -61,14 +62,21 @@ def default_lines_for(root: str | Path | None) -> Callable[[Mapping[str, Any]], 
 def reward_function(*, root: str | Path | None = None, lines_for: Callable[[Mapping[str, Any]], Any] | None = None,
                     mode: str = "default", weighting: str = "difficulty_aware", detail: bool = True,
                     part: str = "reward", types: Iterable[str] | None = None,
-                    records: Iterable[Mapping[str, Any]] | None = None, name: str | None = None) -> RewardFunc:
+                    records: Iterable[Mapping[str, Any]] | None = None, name: str | None = None,
+                    max_pixels: int | None = None, min_pixels: int | None = None) -> RewardFunc:
     """One TRL reward function.
 
     ``part``: "reward" (the whole reward) or one weighted term of it ("correct" is
     W * R_correct, "detail" W * alpha * R_detail, "format" W * R_format), so the three
     parts as separate functions add up to the reward and TRL logs each. ``types``
     restricts the function to some record types or families (TorF, Counting,
-    planning); other rows get None, which TRL skips.
+    planning, Grounding); other rows get None, which TRL skips.
+
+    Grounding answers are pixels of the image the model saw: a row's ``image_size``
+    column when it has one, else, given ``max_pixels`` (and ``min_pixels``), the
+    Qwen2.5-VL ``smart_resize`` of its ``frame`` (what TRL's processor does to the
+    map), else the record's own frame. Show the model the same coordinates with
+    ``mapkit.frames.in_model_frame``.
     """
     if mode not in MODES:
         raise RewardError(f"unknown reward mode {mode!r}; use one of {', '.join(MODES)}")
@@ -95,6 +103,12 @@ def reward_function(*, root: str | Path | None = None, lines_for: Callable[[Mapp
         for i, completion in enumerate(completions):
             record = {k: v[i] for k, v in rows.items()}
             kind = record.get("type")
+            if max_pixels is not None and kind in FAMILIES["Grounding"] and record.get("image_size") is None:
+                try:
+                    frame = frame_size(record)
+                    record["image_size"] = list(smart_resize(*frame, max_pixels=max_pixels, min_pixels=min_pixels or MIN_PIXELS))
+                except MapkitError:
+                    pass  # breakdown names what the record lacks
             if only is not None and kind not in only:
                 out.append(None)
                 continue

@@ -24,6 +24,7 @@ from typing import Any
 
 from mapkit.errors import ConfigError
 from mapkit.scoring.answer import THINK_MARKERS, AnswerCut, final_answer
+from mapkit.vocab import GROUNDING_TYPES
 
 SCORERS = ("mapkit", "reasonmap", "reasonmap-plus")
 RELEASED_SCRIPT = {"planning": "ReasonMap main.py", "plus": "ReasonMap main_plus.py"}
@@ -46,7 +47,7 @@ class Scorer:
         return self.name != "mapkit"
 
     def scored_by(self, kind: str) -> str:
-        if not self.released:
+        if not self.released or kind in GROUNDING_TYPES:  # no released script has Grounding questions
             return f"mapkit.rewards ({self.reward_mode} mode)"
         return RELEASED_SCRIPT["planning" if kind == "planning" else "plus"]
 
@@ -61,7 +62,7 @@ class Scorer:
 
         text = completion if isinstance(completion, str) else ("" if completion is None else str(completion))
         answer = self.cut(text)
-        if not self.released:
+        if not self.released or record["type"] in GROUNDING_TYPES:
             row = score_prediction(record, answer, lines, mode=self.reward_mode)
         else:
             row = {k: record.get(k) for k in RECORD_FIELDS if k in record}

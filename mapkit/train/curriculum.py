@@ -13,6 +13,8 @@ the same sampler and takes its slice, so the records seen do not depend on world
     ['torf', 'counting23', 'counting1', 'planning']
     >>> [s.types for s in select_stages("rewardmap", "TorF1,planning")]
     [('TorF1',), ('planning',)]
+    >>> [s.name for s in select_stages("rewardmap", "perception,1,2,3,4")]
+    ['perception', 'torf', 'counting23', 'counting1', 'planning']
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapkit.errors import ConfigError, DatasetError
-from mapkit.vocab import CURRICULA
-from mapkit.vocab import RECORD_TYPES as TYPES
+from mapkit.vocab import ALL_TYPES as TYPES
+from mapkit.vocab import CURRICULA, PERCEPTION_STAGE
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,15 @@ def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = 
     """Stages of ``curriculum`` picked by ``spec``, always in curriculum order.
 
     ``spec`` is ``all`` or a comma list of 1-based stage numbers, stage names, or record
-    types (a type picks only that type from the stage holding it).
+    types (a type picks only that type from the stage holding it). ``perception`` (or a
+    Grounding type) adds the perception stage in front of a curriculum that lacks it;
+    ``all`` and the numbers keep meaning that curriculum's own stages.
     """
     if curriculum not in CURRICULA:
         raise ConfigError(f"--curriculum {curriculum!r} is not one of {', '.join(CURRICULA)}")
-    table = CURRICULA[curriculum]
+    own = CURRICULA[curriculum]
+    extra = () if any(name == PERCEPTION_STAGE[0] for name, _ in own) else (PERCEPTION_STAGE,)
+    table = extra + own
     picked: list[set[str]] = [set() for _ in table]
     tokens = [t.strip() for t in spec.split(",") if t.strip()]
     if not tokens:
@@ -52,10 +58,10 @@ def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = 
     for token in tokens:
         low = token.lower()
         if low == "all":
-            for i, (_, types) in enumerate(table):
+            for i, (_, types) in enumerate(own, start=len(extra)):
                 picked[i].update(types)
-        elif token.isdigit() and 1 <= int(token) <= len(table):
-            picked[int(token) - 1].update(table[int(token) - 1][1])
+        elif token.isdigit() and 1 <= int(token) <= len(own):
+            picked[int(token) - 1 + len(extra)].update(own[int(token) - 1][1])
         elif any(low == name for name, _ in table):
             i = [name for name, _ in table].index(low)
             picked[i].update(table[i][1])
@@ -63,9 +69,9 @@ def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = 
             kind = next(t for t in TYPES if t.lower() == low)
             picked[next(i for i, (_, types) in enumerate(table) if kind in types)].add(kind)
         else:
-            names = ", ".join(f"{i + 1}={name}" for i, (name, _) in enumerate(table))
-            raise ConfigError(f"--stages: {token!r} is not a stage of the {curriculum} curriculum ({names}) "
-                              f"nor a record type ({', '.join(TYPES)})")
+            names = ", ".join(f"{i + 1}={name}" for i, (name, _) in enumerate(own))
+            raise ConfigError(f"--stages: {token!r} is not a stage of the {curriculum} curriculum ({names}"
+                              f"{', or perception' if extra else ''}) nor a record type ({', '.join(TYPES)})")
     return [StageConfig(name, tuple(t for t in types if t in chosen), stage_steps)
             for (name, types), chosen in zip(table, picked) if chosen]
 

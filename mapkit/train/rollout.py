@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from typing import Any
 
 import torch
 
-from mapkit.errors import ConfigError, DatasetError, HubError, RewardError
+from mapkit.errors import ConfigError, DatasetError, HubError, MapkitError, RewardError
+from mapkit.frames import GROUNDING_TYPES, frame_size, in_model_frame, smart_resize
 
 log = logging.getLogger("mapkit.train")
 
@@ -92,17 +92,7 @@ def fit_to_budget(width: int, height: int, factor: int = 28, min_pixels: int = 5
     >>> fit_to_budget(5800, 5400, max_pixels=112 * 112)  # each side floored to 28s: 116 -> 112, 108 -> 84
     (112, 84)
     """
-    w = max(factor, round(width / factor) * factor)
-    h = max(factor, round(height / factor) * factor)
-    if w * h > max_pixels:
-        beta = math.sqrt(width * height / max_pixels)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-    elif w * h < min_pixels:
-        beta = math.sqrt(min_pixels / (width * height))
-        w = math.ceil(width * beta / factor) * factor
-        h = math.ceil(height * beta / factor) * factor
-    return w, h
+    return smart_resize(width, height, factor, min_pixels, max_pixels)  # Qwen2.5-VL's own rule (mapkit.frames)
 
 
 @functools.lru_cache(maxsize=16)  # records share one map per city: decode each once
@@ -122,6 +112,25 @@ def patch_factor(processor) -> int:
 
 
 # --- prompts --------------------------------------------------------------------------
+
+def model_view(processor, record: dict, root: Path, cfg) -> dict:
+    """The record as the model sees it: a Grounding question's coordinates rescaled to
+    the resized map (``mapkit.frames.in_model_frame``, which also tells the reward the
+    size). Other records, and records without a map, come back as they are."""
+    if record.get("type") not in GROUNDING_TYPES or not record.get("figure"):
+        return record
+    from mapkit.render.images import image_size
+
+    path = root / record["figure"]
+    try:
+        size, frame = image_size(path), frame_size(record)
+    except MapkitError as e:
+        raise DatasetError(f"record {record['id']}: {e}") from None
+    if tuple(size) != frame:
+        raise DatasetError(f"record {record['id']}: map {path} is {size[0]}x{size[1]} but the record's coordinates are "
+                           f"for {frame[0]}x{frame[1]}; rebuild the dataset")
+    return in_model_frame(record, fit_to_budget(*size, patch_factor(processor), cfg.min_pixels, cfg.max_pixels))
+
 
 def build_prompt(processor, record: dict, root: Path, cfg) -> dict[str, torch.Tensor]:
     """Processor inputs (batch of one) for a record: the map image, then the question."""
@@ -254,6 +263,7 @@ def rollout(model, processor, records: list[dict], root: Path, cfg, device, rewa
     model.eval()
     try:
         for record in records:
+            record = model_view(processor, record, root, cfg)
             prompt = build_prompt(processor, record, root, cfg)
             length = int(prompt["input_ids"].shape[1])
             if length > cfg.max_prompt_length:
