@@ -161,3 +161,16 @@ def test_adversarial_completions_score_finite(text):
     for kind in KINDS:
         for mode in MODES:
             assert math.isfinite(score(text, _record(kind), mode=mode))
+
+
+def test_trl_reward_function_rescales_grounding_rows_to_the_processor_frame(tmp_path):
+    from mapkit.rewards import reward_function
+
+    row = rec(frame={"width": 4000, "height": 2000},
+              program=json.dumps({"op": "locate_station", "args": {"station": "u"}, "result": {"box": [1000, 500, 1400, 900]}}))
+    columns = {k: [v] for k, v in row.items()}
+    answer = ["\\boxed{[315, 154, 441, 277.2]}"]  # the box in the 1260 x 616 image smart_resize makes at 28*28*1024 pixels
+    fn = reward_function(root=tmp_path, max_pixels=28 * 28 * 1024)
+    assert fn(completions=answer, **columns) == [pytest.approx(1.2 * (1 + 10 + 0.5 * 10))]
+    assert reward_function(root=tmp_path)(completions=answer, **columns) == [pytest.approx(1.2 * 1)]  # read in the 4000 x 2000 frame
+    assert fn(completions=answer, **{**columns, "image_size": [[4000, 2000]]}) == [pytest.approx(1.2)]  # a row's own size wins

@@ -85,6 +85,10 @@ mode="default": the same design, quirks fixed
   sections on the reference's line. Planning detail and via credit share one cap of
   10, so a made-up route with the right endpoints stays far below a valid one.
 
+Grounding1-3 (perception in pixels) are scored by ``mapkit.rewards.grounding``: box IoU
+(detail 10 x IoU, right at IoU >= 0.5), a point on the marker, or a name through the
+normalisers, in the frame of the image the model saw; paper mode scores them without R_format.
+
 ``map_score`` (mapkit.rewards.mapscore) is ReasonMap's evaluation metric of the same
 name, computed with this parser: short answers out of 20, long ones out of 40.
 """
