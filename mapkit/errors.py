@@ -85,3 +85,7 @@ class ConfigError(MapkitError):
 
 class RewardError(MapkitError):
     """A record cannot be scored (unknown type, missing field)."""
+
+
+class HubUnreachableError(HubError):
+    """The Hub could not be reached at all (network down, HF_HUB_OFFLINE): nothing was read."""

@@ -48,10 +48,12 @@ def test_front_matter_is_read_back_by_huggingface_hub(folder):
     assert data["language"] == ["en"] and data["size_categories"] == ["n<1K"]
     assert data["pretty_name"] == "mapkit transit-map VQA (Mini)"
     assert data["configs"] == [{"config_name": "default", "data_files": [
-        {"split": "train", "path": "data/train-*"}, {"split": "test", "path": "data/test-*"}]}]
+        {"split": "train", "path": "data/train-*"}, {"split": "test", "path": "data/test-*"}]},
+        {"config_name": "maps", "data_files": [{"split": "train", "path": "maps/maps-00000-of-00001.parquet"}]}]
     counts = Counter(r["split"] for r in rows(folder))
-    assert {s["name"]: s["num_examples"] for s in data["dataset_info"]["splits"]} == dict(counts)
-    names = [f["name"] for f in data["dataset_info"]["features"]]
+    info = {i["config_name"]: i for i in data["dataset_info"]}
+    assert {s["name"]: s["num_examples"] for s in info["default"]["splits"]} == dict(counts)
+    names = [f["name"] for f in info["default"]["features"]]
     assert names[:3] == ["id", "split", "city"] and "reference_routes" in names
 
 
@@ -137,7 +139,7 @@ def test_licence_ids():
     assert [size_category(n) for n in (5, 4018, 20_000)] == ["n<1K", "1K<n<10K", "10K<n<100K"]
 
 
-def test_mixed_licences_become_other_with_a_name(tmp_path):
+def test_mixed_licences_list_each_id_and_unknown_ones_link_to_the_card(tmp_path):
     import json
 
     from mapkit.publish.card import card_data
@@ -147,7 +149,12 @@ def test_mixed_licences_become_other_with_a_name(tmp_path):
     other.update(city="other", license="MIT")
     (out / "annotations" / "other.json").write_text(json.dumps(other))
     data = card_data(out).to_dict()
-    assert data["license"] == "other" and data["license_name"].startswith("mixed")
+    assert data["license"] == ["cc0-1.0", "mit"] and "license_name" not in data
+    other.update(license="the operator's own terms")
+    (out / "annotations" / "other.json").write_text(json.dumps(other))
+    data = card_data(out).to_dict()
+    assert data["license"] == ["cc0-1.0", "other"] and data["license_link"] == "README.md#licence"
+    assert re.fullmatch(r"[a-z0-9-]+", data["license_name"])
 
 
 def test_card_can_be_written_inside_the_build_before_the_readme_exists(tmp_path):

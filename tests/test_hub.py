@@ -78,6 +78,10 @@ def test_first_push_creates_repo_commits_folder_and_tags(fake, folder, run_cli):
     # parquet and images went through LFS, like on the real Hub
     blobs = fake.repo(REPO).commits[fake.head(REPO)].files
     assert blobs["data/train-00000-of-00001.parquet"].lfs_sha256 and blobs["maps/mini.png"].lfs_sha256
+    # the `maps` config went up: its parquet (the PNG embedded once) and the card's config entry
+    assert remote["maps/maps-00000-of-00001.parquet"] and blobs["maps/maps-00000-of-00001.parquet"].lfs_sha256
+    assert (folder / "maps" / "mini.png").read_bytes() in remote["maps/maps-00000-of-00001.parquet"]
+    assert "- config_name: maps\n  data_files:\n  - split: train\n    path: maps/maps-00000-of-00001.parquet" in remote["README.md"].decode()
     # the card now tells readers how to load this exact revision
     card = remote["README.md"].decode()
     assert f'load_dataset("{REPO}", revision="v1.0.0")' in card
@@ -155,6 +159,27 @@ def test_dry_run_needs_no_token(fake, folder, run_cli, monkeypatch):
     code, out, err = run_cli("push", folder, "--repo-id", REPO, "--dry-run")
     assert code == 0, err
     assert "to add" in out
+
+
+def test_dry_run_offline_lists_every_file_and_says_it_could_not_compare(fake, folder, run_cli, monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("HF_TOKEN")
+    code, out, err = run_cli("push", folder, "--repo-id", REPO, "--dry-run", "--tag", "v1.0.0")
+    assert code == 0, err
+    assert "could not compare with the remote" in out and "could not reach the Hub" in out
+    listed = sorted(line.split()[-1] for line in out.splitlines() if line.startswith("  add "))
+    assert listed == sorted(local_snapshot(folder))  # every file, the card included
+    assert "nothing was sent" in out and "Traceback" not in err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    code, out, err = run_cli("push", folder, "--repo-id", REPO, "--dry-run")
+    assert code == 0, err
+    assert "could not compare with the remote" in out and "HF_HUB_OFFLINE" in out
 
 
 def test_unreachable_endpoint_exits_3_with_advice(fake, folder, run_cli, monkeypatch):

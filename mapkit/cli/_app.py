@@ -37,5 +37,23 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
     return typer.Exit(code)
 
 
+TRAIN_EXTRA_MODULES = ("torch", "transformers", "accelerate")
+TRAIN_INSTALL = "pip install 'mapkit[train]'   (in a checkout: pip install -e '.[train]', or `make setup-full`)"
+
+
+def require_train_extra(command: str) -> None:
+    """Exit 1 with the install line when the [train] extra is missing, before any import
+    of it can end in a traceback. (`make tokyo` installs the data half only.)"""
+    missing = []
+    for name in TRAIN_EXTRA_MODULES:
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise fail(f"`mapkit {command}` needs the [train] extra, and {', '.join(missing)} "
+                   f"{'is' if len(missing) == 1 else 'are'} not installed. Install it with:\n  {TRAIN_INSTALL}")
+
+
 def isatty() -> bool:
     return sys.stderr.isatty()

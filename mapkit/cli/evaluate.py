@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from mapkit.cli._app import app, err, out
+from mapkit.cli._app import app, err, out, require_train_extra
 
 
 @app.command("eval")
@@ -86,6 +86,7 @@ def evaluate(
         raise typer.BadParameter("give --data OUT|REPO_ID[@REVISION]", param_hint="--data")
     if out_file is not None and out_file.is_dir():
         raise typer.BadParameter(f"{out_file} is a folder; give a file name such as {out_file / 'eval.json'}", param_hint="--out")
+    require_train_extra("eval --model")
 
     from mapkit.cli.train import _log_to_stderr
     from mapkit.evaluation.generate import EvalConfig

@@ -64,11 +64,15 @@ def _load_for_preview(path: Path):
 
     from mapkit.annotation import load, loads
     from mapkit.errors import AnnotationError
+    from mapkit.importers.scaffold import load_scaffold
 
     try:
         annotation = load(path)
         return annotation, annotation.image_path()
     except AnnotationError as e:
+        fresh = load_scaffold(path)  # `mapkit new` output: draw the bare map and say what to add
+        if fresh is not None:
+            return fresh, fresh.image_path()
         if not e.problems or not all(p.path.endswith(".xy") and "outside" in p.message for p in e.problems):
             raise
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import typer
 
-from mapkit.cli._app import app, err, out
+from mapkit.cli._app import app, err, out, require_train_extra
 from mapkit.train.config import GRPOConfig
 
 _FLAG_TYPES = {int: int, float: float, str: str, bool: bool}
@@ -26,6 +26,7 @@ _METAVAR = {"data": "OUT|REPO_ID[@REVISION]", "model": "tiny|PATH", "out": "RUN"
 
 def _run(config: Path | None, **given: Any) -> None:
     cfg = GRPOConfig.load(config, **given)
+    require_train_extra("train")
     import torch
 
     from mapkit.train.trainer import train as run_training
@@ -38,7 +39,10 @@ def _run(config: Path | None, **given: Any) -> None:
     first = int(os.environ.get("RANK", "0")) == 0  # under `accelerate launch`, rank 0 speaks for all
     _log_to_stderr(logging.INFO if first else logging.WARNING)  # the first line says SMOKE MODEL when --model tiny
     result = run_training(cfg)
-    if first:
+    if first and result.resumed_at is not None and result.resumed_at >= result.steps:
+        out.print(f"nothing to do: the run in {result.out} had already finished ({result.steps} step(s), "
+                  f"checkpoint {result.last_checkpoint}); a larger --max-steps continues it, a new --out starts another run")
+    elif first:
         out.print(f"trained {result.steps} step(s); latest checkpoint: {result.last_checkpoint}")
         out.print(f"metrics: {result.out / 'metrics.jsonl'}")
 

@@ -15,7 +15,6 @@ Example::
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -112,9 +111,7 @@ def _render(annotation: Annotation, priority: Sequence[str] = ()):
 
 
 def _save(annotation: Annotation, rendered, target: Path) -> None:
-    written = rendered.save(target)  # also writes <stem>.geometry.json beside it
-    for path in written:  # the renderer's temp files are private (0600); dataset files are not
-        os.chmod(path, 0o644)
+    rendered.save(target)  # also writes <stem>.geometry.json beside it, with the umask's mode
 
 
 def _gated(annotation: Annotation, source: str, map_file: MapFile | None, records: list[dict[str, Any]],

@@ -4,6 +4,7 @@
 OUT/README.md                              dataset card (YAML ``configs``)
 OUT/data/<split>-00000-of-00001.parquet    QuestionRecords, fixed row order
 OUT/maps/<map_id>.png                      one image per map (+ .geometry.json when rendered)
+OUT/maps/maps-00000-of-00001.parquet       the `maps` config: one row per map, image embedded
 OUT/annotations/<city>.json                the exact annotation file used
 OUT/manifest.json                          version, seed, input hashes, counts
 ```
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import mapkit
+from mapkit.dataset.maps import check_maps, write_maps_parquet
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
 from mapkit.errors import DatasetError
@@ -101,12 +103,18 @@ def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations
         (tmp / "annotations").mkdir()
         for city, src in sorted(annotations.items()):
             shutil.copyfile(src, tmp / "annotations" / f"{city}.json")
+        written = []
         for m in maps:
             target = tmp / "maps" / f"{m.map_id}.png"
             if m.render is not None:
                 m.render(target)
             elif m.source is not None:
                 _copy_png(m.source, target)
+            else:
+                continue
+            city = next((r["city"] for r in records if r.get("map_id") == m.map_id), m.map_id)
+            written.append({"map_id": m.map_id, "city": city, "source": "rendered" if m.render is not None else "image"})
+        write_maps_parquet(tmp, written)
         by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in records:
             by_split[r["split"]].append(r)
@@ -185,6 +193,9 @@ def validate_folder(folder: str | Path) -> dict[str, Any]:
         for column in ("figure", "annotation"):
             if r[column] and not (folder / r[column]).is_file():
                 raise DatasetError(f"{folder}: record {r['id']} refers to missing {column} {r[column]}")
+    problems = check_maps(folder, records)
+    if problems:
+        raise DatasetError(f"{folder}: " + "\n  ".join(problems))
     if counts(records) != manifest["counts"]:
         raise DatasetError(f"{folder}: manifest.json counts differ from the parquet files; rebuild the folder")
     return manifest

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mapkit.errors import MapkitError
+from mapkit.files import atomic_write
 from mapkit.render.images import image_size, sha256_file
 
 TODO = "TODO"
@@ -56,6 +56,28 @@ def scaffold_dict(city: str, *, image: str | Path | None = None, out: str | Path
     return data
 
 
+def load_scaffold(path: str | Path):
+    """The Annotation of a file ``mapkit new`` wrote and nobody filled in yet (no stations,
+    no lines), which ``mapkit.annotation.load`` refuses, so ``mapkit preview`` can draw the
+    bare map; None for any other file (``load`` it and report its problems)."""
+    from mapkit.annotation import _build, loads
+    from mapkit.errors import AnnotationError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("stations") != {} or data.get("lines") != []:
+        return None
+    try:
+        return loads(data, source=str(path), path=path)
+    except AnnotationError as e:
+        if all(p.path in ("stations", "lines") for p in e.problems):  # only "empty": the rest is sound
+            return _build(data, path, ())
+    return None
+
+
 def scaffold(city: str, *, out: str | Path, image: str | Path | None = None, force: bool = False, **fields: Any) -> Path:
     """Write the scaffold to ``out``; refuses to overwrite an existing file unless ``force``."""
     out = Path(out)
@@ -63,12 +85,4 @@ def scaffold(city: str, *, out: str | Path, image: str | Path | None = None, for
         raise MapkitError(f"{out} already exists; pass --force to overwrite it, or choose another --out")
     data = scaffold_dict(city, image=image, out=out, **fields)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(out, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))

@@ -16,15 +16,14 @@ Example::
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mapkit.errors import DatasetError
+from mapkit.files import atomic_write
 from mapkit.vocab import DIFFICULTY_LABELS as DIFFICULTIES
 from mapkit.vocab import ALL_TYPES as TYPE_ORDER
 
@@ -251,12 +250,35 @@ def size_category(n: int) -> str:
 
 
 def hub_license(text: str | None) -> str:
-    """A free-text licence ("CC BY-SA 4.0") as a Hub licence id ("cc-by-sa-4.0"), else "other"."""
+    """A free-text licence as a Hub licence id, else "other".
+
+    The id may be the whole text ("CC BY-SA 4.0" -> "cc-by-sa-4.0") or lead it, as in
+    annotations that go on to say what it covers ("MIT, Copyright (c) ...",
+    "CC0-1.0 for this compilation ...").
+    """
     if not text:
         return "unknown"
-    key = re.sub(r"[\s_]+", "-", str(text).strip().lower())
-    key = _LICENSE_ALIASES.get(key, key)
-    return key if key in HUB_LICENSES else "other"
+    text = str(text).strip()
+    head = re.split(r"[,;(]|\s+(?:for|by|from|applies|covers|-)\s+", text, maxsplit=1)[0]
+    for candidate in (text, head):
+        key = re.sub(r"[\s_]+", "-", candidate.strip().lower())
+        key = _LICENSE_ALIASES.get(key, key)
+        if key in HUB_LICENSES and key not in ("other", "unknown"):
+            return key
+    return "other"
+
+
+LICENSE_LINK = "README.md#licence"  # for `license: other`: the card's section that gives each source's terms
+
+
+def license_metadata(annotations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The card's licence fields: one Hub id, or the list of ids when the cities' sources
+    differ; ``other`` (with ``license_name`` and ``license_link``) only for a licence
+    that has no Hub id."""
+    ids = sorted({hub_license(a.get("license")) for a in annotations.values()} or {"unknown"})
+    if "other" not in ids:
+        return {"license": ids[0] if len(ids) == 1 else ids}
+    return {"license": ids if len(ids) > 1 else "other", "license_name": "per-source-see-card", "license_link": LICENSE_LINK}
 
 
 def card_data(folder: Path | str, stats: CardStats | None = None):
@@ -269,25 +291,23 @@ def card_data(folder: Path | str, stats: CardStats | None = None):
 
     folder = Path(folder)
     stats = stats or collect_stats(folder)
-    licences = {a.get("license") for a in stats.annotations.values()}
-    ids = {hub_license(x) for x in licences}
-    extra: dict[str, Any] = {}
-    if len(ids) == 1 and "other" not in ids:
-        licence = ids.pop()
-    else:
-        licence = "other"
-        extra["license_name"] = (str(next(iter(licences))) if len(licences) == 1 else "mixed: see the card").lower().replace(" ", "-")
+    licence = license_metadata(stats.annotations)
     data = DatasetCardData(
-        license=licence,
         language=stats.languages,
         pretty_name=_pretty_name(stats),
         size_categories=[size_category(stats.total)],
         task_categories=["visual-question-answering"],
         tags=["transit-maps", "visual-reasoning", "reasonmap", "rewardmap", "mapkit"],
-        **extra,
+        **licence,
     )
+    from mapkit.dataset.maps import MAPS_CONFIG, MAPS_FILE, MAPS_SPLIT
+
     files = split_files(folder)
-    MetadataConfigs({"default": {"data_files": [{"split": s, "path": f"data/{s}-*"} for s in files]}}).to_dataset_card_data(data)
+    configs = {"default": {"data_files": [{"split": s, "path": f"data/{s}-*"} for s in files]}}
+    has_maps = (folder / MAPS_FILE).is_file()
+    if has_maps:  # one row per map image, shown by the Hub viewer; questions join it on map_id
+        configs[MAPS_CONFIG] = {"data_files": [{"split": MAPS_SPLIT, "path": MAPS_FILE}]}
+    MetadataConfigs(configs).to_dataset_card_data(data)
 
     features, splits, download, size = None, SplitDict(), 0, 0
     for split, paths in files.items():
@@ -303,8 +323,14 @@ def card_data(folder: Path | str, stats: CardStats | None = None):
             download += path.stat().st_size
         splits.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=stats.splits[split]))
         size += num_bytes
-    info = DatasetInfo(features=features, splits=splits, download_size=download, dataset_size=size)
-    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    infos = {"default": DatasetInfo(features=features, splits=splits, download_size=download, dataset_size=size)}
+    if has_maps:
+        table = pq.read_table(folder / MAPS_FILE)
+        infos[MAPS_CONFIG] = DatasetInfo(
+            features=Features.from_arrow_schema(table.schema), download_size=(folder / MAPS_FILE).stat().st_size,
+            dataset_size=table.nbytes, splits=SplitDict({MAPS_SPLIT: SplitInfo(name=MAPS_SPLIT, num_bytes=table.nbytes,
+                                                                                 num_examples=table.num_rows)}))
+    DatasetInfosDict(infos).to_dataset_card_data(data)
     return data
 
 
@@ -444,6 +470,7 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
             "README.md                               this card",
             "data/<split>-00000-of-00001.parquet     the questions, one row each",
             "maps/<map_id>.png                       one image per map (rows point to it in `figure`)",
+            "maps/maps-00000-of-00001.parquet        config `maps`: one row per map, the image embedded (viewer)",
             "annotations/<city>.json                 the exact annotation the questions were generated from",
             "manifest.json                           mapkit version, seed, input hashes, counts",
             "```", "",
@@ -471,29 +498,47 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
     rid = repo_id or "ORG/NAME"
     rev = revision or "main"
     out += ["## How to load", "",
+            "Two configs: `default`, the questions (one row each, the map by `map_id`), and `maps`, one row per "
+            "map image (`map_id`, `image`, `city`, `width`, `height`), so an image is stored once however many "
+            "questions ask about it. `mapkit.dataset.load` joins them, decoding each image only when a row is read:", "",
+            "```python",
+            "from mapkit.dataset import load  # pip install mapkit",
+            "",
+            f'ds = load("{rid}", revision="{rev}")  # pin the revision you evaluated on',
+            "row = ds[\"" + splits[0] + "\"][0]",
+            'row["image"]  # PIL image of the map; row["question"], row["answer_text"], ...',
+            "```", "",
+            "With `datasets` alone:", "",
             "```python",
             "from datasets import load_dataset",
             "",
-            f'ds = load_dataset("{rid}", revision="{rev}")  # pin the revision you evaluated on',
-            f'print(ds)  # {", ".join(f"{s}: {n} rows" for s, n in stats.splits.items())}',
-            "",
-            "from huggingface_hub import hf_hub_download",
-            "",
-            "row = ds[\"" + splits[0] + "\"][0]",
-            f'image_path = hf_hub_download("{rid}", row["figure"], repo_type="dataset", revision="{rev}")',
+            f'questions = load_dataset("{rid}", revision="{rev}")  # {", ".join(f"{s}: {n} rows" for s, n in stats.splits.items())}',
+            f'maps = load_dataset("{rid}", "maps", split="train", revision="{rev}")',
+            'images = {m["map_id"]: m["image"] for m in maps}',
+            "row = questions[\"" + splits[0] + "\"][0]",
+            'image = images[row["map_id"]]  # PIL image',
             "```", "",
-            "A local copy of the folder loads the same way: `load_dataset(\"path/to/folder\")`.", ""]
+            "A local copy of the folder loads the same way: `load(\"path/to/folder\")`, `load_dataset(\"path/to/folder\")`.", ""]
 
-    licences = sorted({str(a.get("license")) for a in stats.annotations.values()})
     out += ["## Licence", "",
-            f"The questions derive from the annotations listed above, whose licence{'s' if len(licences) != 1 else ''} "
-            f"({', '.join(licences) or 'unknown'}) appl{'y' if len(licences) != 1 else 'ies'} to this dataset; "
-            "map images keep the licence of their source.", ""]
+            "Each city's annotation states its licence. It applies to that annotation, to the questions and answers "
+            "generated from it (they restate its facts), and to the city's map image: a map `rendered` by mapkit is "
+            "drawn from the annotation alone; a map copied from the source (`image`) keeps the source's licence, "
+            "which the annotation records. The card's `license` field gives the Hub id of each.", "",
+            _table(["city", "licence (Hub id)", "as stated by the annotation", "applies to"],
+                   [[city, hub_license(a.get("license")), a.get("license"),
+                     "annotation, questions, " + ("rendered map" if _map_source(m, city) == "rendered" else "map image")]
+                    for city, a in stats.annotations.items()]), ""]
 
     out += ["## Citation", "",
             "The question formats and the reward follow ReasonMap and RewardMap; please cite them:", "",
             CITATIONS, ""]
     return "\n".join(out)
+
+
+def _map_source(manifest: dict[str, Any], city: str) -> str:
+    cities = manifest.get("cities") if isinstance(manifest.get("cities"), dict) else {}
+    return str((cities.get(city) or {}).get("map_source") or "")
 
 
 def render_card(folder: Path | str, repo_id: str | None = None, revision: str | None = None) -> str:
@@ -511,12 +556,4 @@ def write_card(folder: Path | str, repo_id: str | None = None, revision: str | N
     folder = Path(folder)
     text = render_card(folder, repo_id, revision)
     path = folder / "README.md"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".README.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, text.encode("utf-8"))

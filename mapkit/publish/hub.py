@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from mapkit.errors import DatasetError, HubError
+from mapkit.errors import DatasetError, HubError, HubUnreachableError
 
 REPO_TYPE = "dataset"
 KEEP_REMOTE = {".gitattributes"}  # Hub-managed; a folder without one leaves the remote one alone
@@ -137,6 +137,7 @@ class PushPlan:
     upload_bytes: int = 0
     overrides: dict[str, bytes] = field(default_factory=dict)  # repo path -> content not yet on disk
     tags: dict[str, str] = field(default_factory=dict)  # existing tags of the repo -> commit
+    unreadable: str | None = None  # why the remote could not be read (dry run offline): every file is listed
 
     @property
     def empty(self) -> bool:
@@ -144,7 +145,10 @@ class PushPlan:
 
     def lines(self) -> list[str]:
         where = f"{self.endpoint}/datasets/{self.repo_id} @ {self.revision}"
-        if not self.repo_exists:
+        if self.unreadable:
+            head = (f"{where}: could not compare with the remote ({self.unreadable}); listing every file of the "
+                    "folder as to add (a real push uploads only what differs)")
+        elif not self.repo_exists:
             head = f"{where}: repository does not exist yet (it would be created)"
         elif not self.revision_exists:
             head = f"{where}: branch does not exist yet (it would be created from main {_short(self.parent_commit)})"
@@ -250,6 +254,18 @@ def plan_push(folder: Path | str, repo_id: str, *, revision: str = "main", endpo
     return plan
 
 
+def local_plan(folder: Path | str, repo_id: str, *, revision: str = "main", endpoint: str | None = None,
+               overrides: dict[str, bytes] | None = None, reason: str = "") -> PushPlan:
+    """The dry run's plan when the Hub cannot be read: every file as one to add."""
+    folder = Path(folder)
+    plan = PushPlan(folder, repo_id, revision, resolve_endpoint(endpoint), False, False, None,
+                    overrides=dict(overrides or {}), unreadable=reason.split(": ", 1)[-1] or "the Hub is unreachable")
+    local = local_files(folder)
+    plan.add = sorted(set(local) | set(plan.overrides))
+    plan.upload_bytes = sum(len(plan.overrides[p]) if p in plan.overrides else local[p].stat().st_size for p in plan.add)
+    return plan
+
+
 def _check_repo_id(repo_id: str) -> None:
     if not REPO_ID_RE.match(repo_id or ""):
         raise HubError(f"--repo-id {repo_id!r} is not ORG/NAME (letters, digits, '-', '_', '.')")
@@ -294,7 +310,12 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
         card = render_card(folder, repo_id=repo_id, revision=tag or revision).encode("utf-8")
         if card != (folder / "README.md").read_bytes():
             overrides["README.md"] = card
-    plan = plan_push(folder, repo_id, revision=revision, endpoint=endpoint, token=token, overrides=overrides)
+    try:
+        plan = plan_push(folder, repo_id, revision=revision, endpoint=endpoint, token=token, overrides=overrides)
+    except HubUnreachableError as e:
+        if not dry_run:
+            raise
+        plan = local_plan(folder, repo_id, revision=revision, endpoint=endpoint, overrides=overrides, reason=str(e))
     if tag and tag in plan.tags:
         raise HubError(f"tag {tag} already exists on {repo_id} (commit {_short(plan.tags[tag])}); a tag names one "
                        "release for good: choose a new version for --tag")
@@ -369,9 +390,9 @@ def hub_errors(action: str, endpoint: str, repo_id: str, token: str | None) -> I
     try:
         yield
     except HubError as e:
-        raise HubError(_scrub(str(e), token)) from None
+        raise type(e)(_scrub(str(e), token)) from None
     except OfflineModeIsEnabled:
-        raise HubError(f"{action}: HF_HUB_OFFLINE is set, so nothing can be sent; unset it and run again") from None
+        raise HubUnreachableError(f"{action}: HF_HUB_OFFLINE is set, so nothing can be sent; unset it and run again") from None
     except RepositoryNotFoundError:
         raise HubError(f"{action}: the Hub at {endpoint} has no dataset {repo_id} that this token can see; "
                        f"check --repo-id, or {LOGIN_HINT}") from None
@@ -394,8 +415,8 @@ def hub_errors(action: str, endpoint: str, repo_id: str, token: str | None) -> I
         raise HubError(_scrub(text, token)) from None
     except httpx2.TransportError as e:
         reason = _scrub(str(e) or type(e).__name__, token)
-        raise HubError(f"{action}: could not reach the Hub at {endpoint} ({type(e).__name__}: {reason}); "
-                       "check the network connection and HF_ENDPOINT, then run again") from None
+        raise HubUnreachableError(f"{action}: could not reach the Hub at {endpoint} ({type(e).__name__}: {reason}); "
+                                  "check the network connection and HF_ENDPOINT, then run again") from None
     except (OSError, ValueError) as e:  # connection resets, malformed responses, invalid card metadata
         raise HubError(_scrub(f"{action}: {type(e).__name__}: {e}", token)) from None
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,6 +27,7 @@ from PIL import Image, ImageDraw
 
 from mapkit.annotation import Annotation
 from mapkit.errors import RenderError
+from mapkit.files import atomic_write
 from mapkit.render.bundles import bundle_lines
 from mapkit.render.colors import distinct_colors
 from mapkit.render.fonts import FontSet, check_coverage
@@ -70,17 +69,7 @@ class Rendered:
 
 
 def _atomic_write(path: Path, data: bytes | None, *, image: Image.Image | None = None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if image is not None:
-                image.save(f, format="PNG", compress_level=6)
-            else:
-                f.write(data or b"")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, (lambda f: image.save(f, format="PNG", compress_level=6)) if image is not None else (data or b""))
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ Example::
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from PIL import Image, ImageDraw
 
 from mapkit.annotation import Annotation
 from mapkit.errors import RenderError
+from mapkit.files import atomic_write
 from mapkit.render.images import MAX_MAP_PIXELS
 from mapkit.render.fonts import FontSet
 
@@ -66,15 +65,8 @@ class Preview:
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise RenderError(f"{path}: write the preview as .png (or .jpg)")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self.image.save(f, format="PNG" if path.suffix.lower() == ".png" else "JPEG", **({"quality": 90} if path.suffix.lower() != ".png" else {}))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        png = path.suffix.lower() == ".png"
+        return atomic_write(path, lambda f: self.image.save(f, format="PNG" if png else "JPEG", **({} if png else {"quality": 90})))
 
 
 def _open_scaled(image_path: Path, max_side: int | None) -> tuple[Image.Image, tuple[int, int], float]:
@@ -161,7 +153,10 @@ def preview(annotation: Annotation, image_path: str | Path, *, max_side: int | N
                                            f"{length / median:.1f} times the median distance"))
 
     message = None
-    if not xy:
+    if not annotation.stations:
+        message = (f"No stations yet: add stations with \"xy\": [x, y], their pixel position on {image_path.name} "
+                   f"({img_w}x{img_h}), and the lines through them, then preview again.")
+    elif not xy:
         n = len([s for s in ids if s in served])
         message = (f"No station has an xy position yet: all {n} stations need \"xy\": [x, y], their pixel position on "
                    f"{image_path.name} ({img_w}x{img_h}), before anything can be overlaid.")

@@ -42,6 +42,7 @@ class RunResult:
     steps: int  # steps done in total (including those before a resume)
     last_checkpoint: Path | None
     description: str  # what model ran (says SMOKE MODEL for tiny)
+    resumed_at: int | None = None  # step of the checkpoint --resume started from (== steps: it had already finished)
 
 
 def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Callable[[dict], Any] | None = None,
@@ -166,7 +167,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
             runlog.close()
         if board:
             board.close()
-    return RunResult(out=out, steps=sampler.step, last_checkpoint=last_saved, description=policy.description)
+    return RunResult(out=out, steps=sampler.step, last_checkpoint=last_saved, description=policy.description,
+                     resumed_at=start if resume_from else None)
 
 
 # --- helpers ----------------------------------------------------------------------------
