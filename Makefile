@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# the [train] extra is gigabytes (torch and its CUDA wheels): show pip's progress bars
+PIP_LOUD := $(PY) -m pip install --disable-pip-version-check --progress-bar on
 
 .PHONY: tokyo test setup-data setup-full clean
 
@@ -16,7 +18,8 @@ $(VENV)/.data-installed: pyproject.toml
 # Tests cover the trainer too, so they need the [train] and [dev] extras.
 $(VENV)/.full-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[train,dev]'
+	@echo "installing mapkit[train,dev]: torch and its CUDA libraries are several GB to download"
+	$(PIP_LOUD) -e '.[train,dev]'
 	touch $@ $(VENV)/.data-installed
 
 setup-data: $(VENV)/.data-installed

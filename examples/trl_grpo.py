@@ -32,7 +32,8 @@ def main(data: str, model_name: str = "tiny", steps: int = 4, out: str = "runs/t
     from mapkit.dataset import load, to_trl
     from mapkit.rewards.trl import reward_functions
 
-    train = to_trl(load(data, split="train"), curriculum="rewardmap", seed=seed)   # prompt + image, staged order
+    pixels = 112 * 112 if model_name == "tiny" else 28 * 28 * 16384  # the model's image budget: shrink maps once
+    train = to_trl(load(data, split="train", max_pixels=pixels), curriculum="rewardmap", seed=seed)  # prompt + image, staged
     if model_name == "tiny":
         model, processor = tiny(seed)
     else:

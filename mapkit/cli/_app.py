@@ -44,12 +44,14 @@ TRAIN_INSTALL = "pip install 'mapkit[train]'   (in a checkout: pip install -e '.
 def require_train_extra(command: str) -> None:
     """Exit 1 with the install line when the [train] extra is missing, before any import
     of it can end in a traceback. (`make tokyo` installs the data half only.)"""
-    missing = []
-    for name in TRAIN_EXTRA_MODULES:
-        try:
-            __import__(name)
-        except ImportError:
-            missing.append(name)
+    import importlib.util
+
+    def installed(name: str) -> bool:  # found, without importing it (torch takes seconds)
+        if name in sys.modules:
+            return sys.modules[name] is not None
+        return importlib.util.find_spec(name) is not None
+
+    missing = [name for name in TRAIN_EXTRA_MODULES if not installed(name)]
     if missing:
         raise fail(f"`mapkit {command}` needs the [train] extra, and {', '.join(missing)} "
                    f"{'is' if len(missing) == 1 else 'are'} not installed. Install it with:\n  {TRAIN_INSTALL}")

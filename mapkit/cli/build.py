@@ -27,12 +27,14 @@ def build(
 ) -> None:
     """Generate questions from annotations and write a dataset folder.
 
-    The folder holds data/<split>-00000-of-00001.parquet, one image per map in maps/,
-    the annotations used, manifest.json and a README.md dataset card;
-    `datasets.load_dataset(OUT)` loads it. Nothing is written unless every record
-    validates, and a failed build leaves any earlier folder untouched. Questions whose
-    map image does not show a station or line they name are dropped and counted
-    (--keep-unreadable keeps them).
+    The folder holds data/<split>-00000-of-00001.parquet, one image per map in maps/
+    (and the `maps` config, maps/maps-00000-of-00001.parquet), the annotations used,
+    manifest.json and a README.md dataset card; `datasets.load_dataset(OUT)` loads it,
+    `mapkit.dataset.load(OUT)` with the map of each question as a PIL image. Nothing is
+    written unless every record validates, and a failed build leaves any earlier folder
+    untouched. Questions whose map image does not show a station or line they name are
+    dropped and counted (--keep-unreadable keeps them). `--city tokyo` (a rendered map)
+    takes about 3-6 s on a 2-core machine.
     """
     from mapkit.annotation import find_city
     from mapkit.dataset import build_dataset, resolve_counts

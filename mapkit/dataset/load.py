@@ -18,6 +18,7 @@ every record column kept for ``mapkit.rewards.trl``'s reward functions::
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ CACHED_MAPS = 4  # decoded maps kept in memory (a 4000 px map is ~50 MB decoded)
 
 
 class MapImages:
-    """``map_id`` -> decoded PIL image, read from the ``maps`` config on first use."""
+    """``map_id`` -> decoded PIL image, read from the ``maps`` config on first use and,
+    with ``max_pixels``, shrunk (aspect kept) to at most that many pixels once, so a
+    processor does not resize a 4000 px map for every prompt."""
 
-    def __init__(self, maps):
+    def __init__(self, maps, max_pixels: int | None = None):
         self.maps = maps
+        self.max_pixels = max_pixels
         self.index = {map_id: i for i, map_id in enumerate(maps["map_id"])} if maps is not None else {}
         self.cache: OrderedDict[str, Any] = OrderedDict()
 
@@ -44,18 +48,24 @@ class MapImages:
             return self.cache[map_id]
         image = self.maps[self.index[map_id]]["image"]
         image.load()
+        if self.max_pixels and image.width * image.height > self.max_pixels:
+            from PIL import Image
+
+            scale = math.sqrt(self.max_pixels / (image.width * image.height))
+            size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+            image = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
         self.cache[map_id] = image
         while len(self.cache) > CACHED_MAPS:
             self.cache.popitem(last=False)
         return image
 
 
-def attach_images(dataset, maps):
+def attach_images(dataset, maps, max_pixels: int | None = None):
     """``dataset`` (a Dataset or DatasetDict of questions) with an ``image`` column added on
     read from ``maps`` (the ``maps`` config). Rows of a text-only build get None."""
     from datasets import DatasetDict
 
-    lookup = maps if isinstance(maps, MapImages) else MapImages(maps)
+    lookup = maps if isinstance(maps, MapImages) else MapImages(maps, max_pixels)
 
     def transform(batch: dict[str, list]) -> dict[str, list]:
         batch["image"] = [lookup(m) for m in batch["map_id"]]
@@ -66,11 +76,13 @@ def attach_images(dataset, maps):
     return dataset.with_transform(transform)
 
 
-def load(source: str | Path, split: str | None = None, *, revision: str | None = None, images: bool = True, **kwargs: Any):
+def load(source: str | Path, split: str | None = None, *, revision: str | None = None, images: bool = True,
+         max_pixels: int | None = None, **kwargs: Any):
     """Questions of a dataset folder or Hub repository (``ORG/NAME``), each row with its
     map as a PIL ``image`` (decoded on read). ``split`` as in ``load_dataset`` (None: all
-    splits, a DatasetDict); ``images=False`` leaves the images out; other keyword
-    arguments go to ``load_dataset``."""
+    splits, a DatasetDict); ``images=False`` leaves the images out; ``max_pixels`` shrinks
+    larger maps once (the model's pixel budget); other keyword arguments go to
+    ``load_dataset``."""
     from datasets import load_dataset
 
     source = str(source)
@@ -85,7 +97,7 @@ def load(source: str | Path, split: str | None = None, *, revision: str | None =
         if "maps" not in str(e):
             raise
         maps = None
-    return attach_images(questions, maps)
+    return attach_images(questions, maps, max_pixels)
 
 
 def to_trl(dataset, *, curriculum: str | None = "rewardmap", stages: str = "all", seed: int = 0):
