@@ -113,8 +113,7 @@ def to_trl(dataset, *, curriculum: str | None = "rewardmap", stages: str = "all"
     transform = (dataset.format or {}).get("format_kwargs", {}).get("transform")
     plain = dataset.with_format(None)
     if curriculum is not None:
-        from mapkit.train.config import StageConfig  # noqa: F401  (torch-free: config and curriculum only)
-        from mapkit.train.curriculum import CurriculumSampler, select_stages
+        from mapkit.train.curriculum import CurriculumSampler, select_stages  # torch-free (numpy)
 
         sampler = CurriculumSampler(plain["id"], plain["type"], select_stages(curriculum, stages), 1, seed)
         order = [i for order in sampler.orders for i in order]
