@@ -37,7 +37,8 @@ def main(data: str, model_name: str = "tiny", steps: int = 4, out: str = "runs/t
     if model_name == "tiny":
         model, processor = tiny(seed)
     else:
-        model, processor = AutoModelForImageTextToText.from_pretrained(model_name), AutoProcessor.from_pretrained(model_name, padding_side="left")
+        model = AutoModelForImageTextToText.from_pretrained(model_name)
+        processor = AutoProcessor.from_pretrained(model_name, padding_side="left")
     args = GRPOConfig(output_dir=out, max_steps=steps, shuffle_dataset=False,  # keep the curriculum's order
                       per_device_train_batch_size=8, num_generations=4, max_completion_length=32, learning_rate=1e-6,
                       use_cpu=model_name == "tiny", report_to="none", save_strategy="no", logging_steps=1, seed=seed)

@@ -114,8 +114,6 @@ def test_make_test_shows_install_progress():
 # -- --resume of a finished run ----------------------------------------------------------------
 @pytest.mark.train
 def test_resume_of_a_finished_run_says_so(tmp_path, tmp_path_factory, run_cli, monkeypatch):
-    import json
-
     from test_train_support import built_mini, no_lines, toy_reward
 
     from mapkit.train import trainer
@@ -154,7 +152,7 @@ def test_trl_example_trains_a_few_steps_in_curriculum_order(tmp_path, monkeypatc
         funcs = real(**kwargs)
 
         def spy(prompts=None, completions=(), **columns):
-            seen.extend(zip(columns["id"], columns["type"]))
+            seen.extend(zip(columns["id"], columns["type"], strict=True))
             assert all(im.width * im.height <= 112 * 112 for im in columns["image"])  # shrunk once by load
             values = funcs[0](prompts, completions, **columns)
             assert all(isinstance(v, float) and v == v for v in values)

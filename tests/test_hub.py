@@ -81,7 +81,8 @@ def test_first_push_creates_repo_commits_folder_and_tags(fake, folder, run_cli):
     # the `maps` config went up: its parquet (the PNG embedded once) and the card's config entry
     assert remote["maps/maps-00000-of-00001.parquet"] and blobs["maps/maps-00000-of-00001.parquet"].lfs_sha256
     assert (folder / "maps" / "mini.png").read_bytes() in remote["maps/maps-00000-of-00001.parquet"]
-    assert "- config_name: maps\n  data_files:\n  - split: train\n    path: maps/maps-00000-of-00001.parquet" in remote["README.md"].decode()
+    config = "- config_name: maps\n  data_files:\n  - split: train\n    path: maps/maps-00000-of-00001.parquet"
+    assert config in remote["README.md"].decode()
     # the card now tells readers how to load this exact revision
     card = remote["README.md"].decode()
     assert f'load_dataset("{REPO}", revision="v1.0.0")' in card

@@ -18,7 +18,8 @@ def push(
     private: bool = typer.Option(False, "--private", help="Create the repository private (only when it is created)."),
     create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing to the branch."),
     message: Optional[str] = typer.Option(None, "--message", "-m", help="Commit message (default: version, seed, rows)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the files to add, change and delete; send nothing (offline: lists every file)."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Print the files to add, change and delete; send nothing (offline: lists every file)."),
 ) -> None:
     """Publish OUT as one commit on the Hub: the revision becomes exactly the folder.
 
