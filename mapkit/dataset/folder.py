@@ -112,8 +112,9 @@ def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations
                 _copy_png(m.source, target)
             else:
                 continue
-            city = next((r["city"] for r in records if r.get("map_id") == m.map_id), m.map_id)
-            written.append({"map_id": m.map_id, "city": city, "source": "rendered" if m.render is not None else "image"})
+            city = next((r["city"] for r in records if r.get("map_id") == m.map_id and r.get("figure")), None)
+            if city is not None:  # the maps config lists the maps questions use
+                written.append({"map_id": m.map_id, "city": city, "source": "rendered" if m.render is not None else "image"})
         write_maps_parquet(tmp, written)
         by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in records:
