@@ -34,7 +34,7 @@ def build(
     written unless every record validates, and a failed build leaves any earlier folder
     untouched. Questions whose map image does not show a station or line they name are
     dropped and counted (--keep-unreadable keeps them). `--city tokyo` (a rendered map)
-    takes about 3-6 s on a 2-core machine.
+    takes about 4-6 s on an idle 2-core machine.
     """
     from mapkit.annotation import find_city
     from mapkit.dataset import build_dataset, resolve_counts
