@@ -97,7 +97,7 @@ def test_preview_draws_a_fresh_scaffold(tmp_path, run_cli):
 def test_tour_outputs_are_ignored_by_git():
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    outputs = ["cities/riverton.json", "sft/tokyo.json", "tokyo.png", "tokyo.geometry.json", "check.png",
+    outputs = ["cities/riverton.json", "sft/tokyo.json", "reasonmap/tokyo/x.json", "rm.json", "tokyo.png", "tokyo.geometry.json", "check.png",
                "out/tokyo/README.md", "runs/smoke/metrics.jsonl"]
     result = subprocess.run(["git", "check-ignore", *outputs], cwd=ROOT, capture_output=True, text=True)
     assert sorted(result.stdout.split()) == sorted(outputs)
@@ -189,6 +189,8 @@ def test_every_tour_line_runs_as_written(tmp_path):
     for line in tour_lines():
         if "../shared/" in line and not shared.is_dir():
             continue  # the ReasonMap import needs the reference data beside the checkout
+        if "--predictions answers.jsonl" in line:
+            continue  # scores a model's answers against the release in the Hub cache: the README says so
         argv = line.split()
         argv = [sys.executable, "-m", "mapkit", *argv[1:]] if argv[0] == "mapkit" else [sys.executable, *argv[1:]]
         result = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
