@@ -97,7 +97,8 @@ def test_preview_draws_a_fresh_scaffold(tmp_path, run_cli):
 def test_tour_outputs_are_ignored_by_git():
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    outputs = ["cities/riverton.json", "sft/tokyo.json", "reasonmap/tokyo/x.json", "rm.json", "tokyo.png", "tokyo.geometry.json", "check.png",
+    outputs = ["cities/riverton.json", "sft/tokyo.json", "reasonmap/tokyo/x.json", "rm.json", "tokyo.png",
+               "tokyo.geometry.json", "check.png",
                "out/tokyo/README.md", "runs/smoke/metrics.jsonl"]
     result = subprocess.run(["git", "check-ignore", *outputs], cwd=ROOT, capture_output=True, text=True)
     assert sorted(result.stdout.split()) == sorted(outputs)
