@@ -43,7 +43,7 @@ def main(data: str, model_name: str = "tiny", steps: int = 4, out: str = "runs/t
                       per_device_train_batch_size=8, num_generations=4, max_completion_length=32, learning_rate=1e-6,
                       use_cpu=model_name == "tiny", report_to="none", save_strategy="no", logging_steps=1, seed=seed)
     trainer = GRPOTrainer(model=model, processing_class=processor, args=args, train_dataset=train,
-                          reward_funcs=reward_functions(root=data, mode="paper"))
+                          reward_funcs=reward_functions(root=data, mode="paper", max_pixels=pixels))
     trainer.train()
     return trainer
 

@@ -78,8 +78,11 @@ def test_load_gives_each_question_its_map_as_a_pil_image(tmp_path, mini_with_ima
     one = load(out, split="test", **offline)
     assert one.num_rows == len(data["test"]) and one[0]["image"].size == (64, 48)
     assert "image" not in load(out, split="test", images=False, **offline)[0]
-    small = load(out, split="test", max_pixels=300, **offline)[0]["image"]  # 64x48 = 3072 px: shrunk by sqrt(10.24)
-    assert small.size == (20, 15)
+    # 64x48 = 3072 px over a 2000 px budget: Qwen2.5-VL's frame, sides multiples of 28
+    # (64/sqrt(1.536) = 51.6 -> 28, 48/sqrt(1.536) = 38.7 -> 28), what its processor would make
+    small = load(out, split="test", max_pixels=2000, **offline)[0]["image"]
+    assert small.size == (28, 28)
+    assert load(out, split="test", max_pixels=4000, **offline)[0]["image"].size == (64, 48)  # within budget: untouched
 
 
 def test_load_dataset_reads_both_configs_offline(tmp_path, mini_with_image, offline):

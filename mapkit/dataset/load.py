@@ -18,7 +18,6 @@ every record column kept for ``mapkit.rewards.trl``'s reward functions::
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,10 @@ CACHED_MAPS = 4  # decoded maps kept in memory (a 4000 px map is ~50 MB decoded)
 
 class MapImages:
     """``map_id`` -> decoded PIL image, read from the ``maps`` config on first use and,
-    with ``max_pixels``, shrunk (aspect kept) to at most that many pixels once, so a
-    processor does not resize a 4000 px map for every prompt."""
+    when larger than ``max_pixels``, shrunk once to the frame a Qwen2.5-VL processor
+    with that budget would give it (``mapkit.frames.smart_resize``), so the processor
+    does not resize a 4000 px map for every prompt and Grounding answers (pixels of
+    that frame) match ``mapkit.rewards.trl.reward_function(max_pixels=...)``."""
 
     def __init__(self, maps, max_pixels: int | None = None):
         self.maps = maps
@@ -51,8 +52,9 @@ class MapImages:
         if self.max_pixels and image.width * image.height > self.max_pixels:
             from PIL import Image
 
-            scale = math.sqrt(self.max_pixels / (image.width * image.height))
-            size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+            from mapkit.frames import smart_resize
+
+            size = smart_resize(image.width, image.height, max_pixels=self.max_pixels)
             image = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
         self.cache[map_id] = image
         while len(self.cache) > CACHED_MAPS:
@@ -80,9 +82,9 @@ def load(source: str | Path, split: str | None = None, *, revision: str | None =
          max_pixels: int | None = None, **kwargs: Any):
     """Questions of a dataset folder or Hub repository (``ORG/NAME``), each row with its
     map as a PIL ``image`` (decoded on read). ``split`` as in ``load_dataset`` (None: all
-    splits, a DatasetDict); ``images=False`` leaves the images out; ``max_pixels`` shrinks
-    larger maps once (the model's pixel budget); other keyword arguments go to
-    ``load_dataset``."""
+    splits, a DatasetDict); ``images=False`` leaves the images out; ``max_pixels`` (the
+    model's pixel budget) shrinks larger maps once to the model's frame; other keyword
+    arguments go to ``load_dataset``."""
     from datasets import load_dataset
 
     source = str(source)
