@@ -105,6 +105,20 @@ def fmt_box(box: Sequence[float]) -> str:
 SHOWN = re.compile(r"\((\d+), (\d+)\)|\[(\d+), (\d+), (\d+), (\d+)\]")
 
 
+def answer_in_frame(record: Mapping[str, Any]) -> str:
+    """A Grounding record's answer text in the frame it is seen at (``seen_size``): a
+    located box or point rescaled from its program; a name as it is."""
+    if record.get("type") != "Grounding1":
+        return str(record["answer_text"])
+    import json
+
+    result = json.loads(record["program"])["result"]
+    src, dst = frame_size(record), seen_size(record)
+    if "box" in result:
+        return fmt_box(box_to_frame(result["box"], src, dst))
+    return fmt_point(to_frame(result["point"], src, dst))
+
+
 def in_model_frame(record: Mapping[str, Any], size: Sequence[int]) -> dict[str, Any]:
     """The record as a model sees it at image size ``size`` = (w, h): the coordinates
     shown in the question rescaled from the record's frame, ``image_size`` set so the

@@ -277,3 +277,29 @@ def test_record_validation_catches_answers_and_coordinates_that_disagree(tokyo_b
     assert "outside" in record_problems({**read, "frame": {"width": 10, "height": 10}})[0]
     assert any("frame" in p for p in record_problems({**read, "frame": None}))
     assert any("frame" in p for p in record_problems({**next(r for r in records if r["type"] == "Grounding3"), "type": "TorF1"}))
+
+
+def test_export_rescales_grounding_rows_to_the_trainers_budget(tokyo_build, tmp_path):
+    from mapkit.publish.export import export
+
+    out, records, _, _ = tokyo_build
+    with pytest.raises(DatasetError, match="--max-pixels"):
+        export(out, tmp_path / "a.jsonl", fmt="jsonl")
+    export(out, tmp_path / "b.jsonl", fmt="jsonl", max_pixels=28 * 28 * 1024)
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "b.jsonl").read_text().splitlines())}
+    # 4000 x 4029 at 802,816 px: beta = sqrt(4000 * 4029 / 802816) = 4.480; 4000 / 4.480 / 28 -> 31, 4029 / 4.480 / 28 -> 32
+    sx, sy = 31 * 28 / 4000, 32 * 28 / 4029
+    train = [r for r in records if r["split"] == "train"]
+    assert len(rows) == len(train)
+    for r in train:
+        row = rows[r["id"]]
+        assert row["image_size"] == [868, 896]
+        program = json.loads(r["program"])
+        if r["type"] == "Grounding1":
+            b = program["result"]["box"]
+            assert row["answer"] == f"[{round(b[0] * sx)}, {round(b[1] * sy)}, {round(b[2] * sx)}, {round(b[3] * sy)}]"
+        else:
+            assert row["answer"] == r["answer_text"]
+            if "point" in program["args"]:
+                x, y = program["args"]["point"]
+                assert f"({round(x * sx)}, {round(y * sy)})" in row["question"].split("\n")[0]

@@ -72,6 +72,8 @@ def export(
                                          help="Write image paths relative to the output file's folder (LLaMA-Factory's dataset_dir) instead of absolute."),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name in the dataset_info.json entry (default: the file stem)."),
     boxed: bool = typer.Option(False, "--boxed", help="Targets as \\boxed{answer}, as the prompts ask, instead of the bare answer."),
+    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", min=784, help="Grounding rows: the trainer's image pixel budget; their coordinates are rescaled to the image the model sees (needed when the folder has Grounding rows)."),
+    min_pixels: Optional[int] = typer.Option(None, "--min-pixels", min=1, help="Grounding rows: the trainer's smallest image size in pixels [default: 56*56]."),
 ) -> None:
     """Write supervised fine-tuning data: LLaMA-Factory sharegpt (RewardMap's SFT baseline) or jsonl.
 
@@ -92,7 +94,7 @@ def export(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     result = do_export(folder, out_file, fmt=fmt, splits=splits, include_planning=include_planning,
-                       relative_images=relative_images, name=name, boxed=boxed)
+                       relative_images=relative_images, name=name, boxed=boxed, max_pixels=max_pixels, min_pixels=min_pixels)
     by_type = ", ".join(f"{t} {n}" for t, n in result.by_type.items())
     err.print(f"wrote {result.count} records ({by_type}) to {out_file}"
               + (f"; left out {result.skipped_planning} planning question(s) (--include-planning adds them)"

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mapkit.errors import DatasetError
+from mapkit.frames import MIN_PIXELS, answer_in_frame, frame_size, in_model_frame, smart_resize
+from mapkit.vocab import GROUNDING_TYPES
 
 FORMATS = ("sharegpt", "jsonl")
 IMAGE_TOKEN = "<image>"
@@ -67,6 +69,15 @@ def bare_answer(record: dict[str, Any]) -> str:
     return derived
 
 
+def _grounding_view(record: dict[str, Any], max_pixels: int | None, min_pixels: int | None) -> dict[str, Any]:
+    if max_pixels is None:
+        raise DatasetError(f"record {record.get('id')}: Grounding answers are pixels of the image the model sees; give "
+                           "--max-pixels (your trainer's image pixel budget, e.g. LLaMA-Factory's image_max_pixels) so "
+                           "they are rescaled")
+    size = smart_resize(*frame_size(record), min_pixels=min_pixels or MIN_PIXELS, max_pixels=max_pixels)
+    return in_model_frame(record, size)
+
+
 def _select_splits(available: Iterable[str], wanted: Iterable[str]) -> list[str]:
     available = list(available)
     wanted = list(wanted) or ["train"]
@@ -80,11 +91,15 @@ def _select_splits(available: Iterable[str], wanted: Iterable[str]) -> list[str]
 
 def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits: Iterable[str] = ("train",),
            include_planning: bool = False, relative_images: bool = False, name: str | None = None,
-           boxed: bool = False) -> ExportResult:
+           boxed: bool = False, max_pixels: int | None = None, min_pixels: int | None = None) -> ExportResult:
     """Write ``folder``'s questions to ``out`` as ``fmt``; returns counts and the dataset_info entry.
 
     ``boxed`` writes targets as ``\\boxed{B}`` (what the prompts ask for) instead of bare.
     Rows of a text-only build (empty ``figure``) get no image and no ``<image>`` token.
+    Grounding rows are answered in pixels of the image the model sees: ``max_pixels``
+    (the trainer's image pixel budget; ``min_pixels`` too if it is not 56*56) gives that
+    image's size (``mapkit.frames.smart_resize``), and their question and target are
+    rescaled to it.
     """
     from mapkit.publish.card import read_records
     from mapkit.publish.hub import validate_folder
@@ -110,7 +125,11 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
                 if not image.is_file():
                     raise DatasetError(f"record {record.get('id')}: image {record['figure']} is not in {folder}")
                 images.append(os.path.relpath(image, base) if relative_images else str(image))
-            answer = bare_answer(record)
+            if record.get("type") in GROUNDING_TYPES:
+                record = _grounding_view(record, max_pixels, min_pixels)
+                answer = answer_in_frame(record)
+            else:
+                answer = bare_answer(record)
             if boxed and record.get("type") != "planning":
                 answer = f"\\boxed{{{answer}}}"
             question = str(record["question"]).replace(IMAGE_TOKEN, "")  # one image token per image, ours
@@ -123,7 +142,8 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
                              "image": images[0] if images else None, "question": question, "answer": answer,
                              "answer_index": record.get("answer"), "options": record.get("options"),
                              "difficulty_city": record.get("difficulty_city"),
-                             "difficulty_question": record.get("difficulty_question")})
+                             "difficulty_question": record.get("difficulty_question"),
+                             **({"image_size": record["image_size"]} if "image_size" in record else {})})
             by_type[str(record.get("type"))] += 1
     if not rows:
         raise DatasetError(f"nothing to export from {', '.join(chosen)} of {folder}"
