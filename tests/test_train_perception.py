@@ -63,6 +63,16 @@ def test_model_view_rescales_question_and_reward_on_a_non_square_resize(tmp_path
     assert model_view(_processor_stub(), {**record, "type": "TorF1"}, tmp_path, cfg)["question"] == record["question"]
 
 
+def test_logged_answers_are_in_the_frame_the_model_saw():
+    from mapkit.train.trainer import _answer
+
+    record = {"type": "Grounding1", "frame": {"width": 4000, "height": 2000}, "answer_text": "[1000, 500, 1400, 900]",
+              "program": json.dumps({"op": "locate_station", "args": {}, "result": {"box": [1000, 500, 1400, 900]}})}
+    assert _answer(record) == "[1000, 500, 1400, 900]"  # not resized: its own frame
+    assert _answer({**record, "image_size": [1260, 616]}) == "[315, 154, 441, 277]"  # x * 0.315, y * 0.308
+    assert _answer({"type": "TorF1", "answer_text": "yes", "image_size": [28, 28]}) == "yes"
+
+
 def test_eval_reports_iou_accuracy_at_half_and_label_reading_by_difficulty():
     base = {"city": "x", "difficulty_city": "easy"}
     rows = [

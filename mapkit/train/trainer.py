@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from mapkit.errors import ConfigError
+from mapkit.frames import answer_in_frame
 from mapkit.train import checkpoint as ckpt
 from mapkit.train.config import DATA_ORDER_FIELDS, GRPOConfig
 from mapkit.train.curriculum import CurriculumSampler, shard
@@ -32,6 +33,7 @@ from mapkit.train.grpo import completion_logprobs, constant_groups, update
 from mapkit.train.models import load_policy
 from mapkit.train.rollout import PARTS, Group, end_ids, lines_loader, load_data, micro_batches, paper_reward, placeholder_ids, rollout
 from mapkit.train.vllm_backend import check_backend, make_generator
+from mapkit.vocab import GROUNDING_TYPES
 
 log = logging.getLogger("mapkit.train")
 
@@ -248,9 +250,17 @@ def _sample_completions(step: int, stage: str, groups: list[Group], k: int) -> l
         j = (i // len(groups)) % len(g.texts)
         p = g.rewards[j]
         out.append({"step": step, "stage": stage, "record_id": g.record["id"], "type": g.record["type"],
-                    "answer": g.record.get("answer_text", g.record.get("answer")), "completion": g.texts[j],
+                    "answer": _answer(g.record), "completion": g.texts[j],
                     "truncated": g.truncated[j], **{k2: p.get(k2) for k2 in ("reward", *PARTS, "parsed", "reason")}})
     return out
+
+
+def _answer(record: dict):
+    """The expected answer as the model should write it: a located box or point in the
+    pixels of the resized map it saw (Grounding), else the answer text."""
+    if record.get("type") in GROUNDING_TYPES and "image_size" in record:
+        return answer_in_frame(record)
+    return record.get("answer_text", record.get("answer"))
 
 
 def _progress_bar(total, initial: int, enabled: bool):
