@@ -137,7 +137,26 @@ def _gated(annotation: Annotation, source: str, map_file: MapFile | None, record
     evidence = gate.from_geometry(annotation, rendered.geometry)
     if grounding is not None:  # asked about the map as it is written
         records = records + grounding.make(scene_from_geometry(rendered.geometry))
-    return gate.apply(records, evidence, dropped, keep), MapFile(annotation.city, render=lambda t: _save(annotation, rendered, t))
+    return gate.apply(records, evidence, dropped, keep), MapFile(annotation.city, render=_encoded(rendered))
+
+
+def _encoded(rendered) -> Callable[[Path], None]:
+    """Keep a rendered map as PNG bytes until the folder is written (a 4000 px image
+    held decoded is ~50 MB per city); the writer puts them where ``Rendered.save`` would."""
+    import io
+    import json
+
+    buf = io.BytesIO()
+    rendered.image.save(buf, format="PNG", compress_level=6)  # the bytes Rendered.save writes
+    png = buf.getvalue()
+    geometry = (json.dumps(rendered.geometry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+    def write(target: Path) -> None:
+        # plain writes: the dataset folder stays private until the build renames it into place
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(png)
+        target.with_name(target.stem + ".geometry.json").write_bytes(geometry)
+    return write
 
 
 @dataclass

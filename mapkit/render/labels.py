@@ -213,14 +213,15 @@ class LabelPlacer:
         keep = np.flatnonzero(ok)
         far = keep[meta[keep] % 100 >= LEADER_RING]
         leader_of = dict(zip(far.tolist(), self._leaders([specs[n] for n in owner[far]], boxes[far]))) if len(far) else {}
-        for k in keep.tolist():
+        rows = boxes[keep].tolist()  # plain floats, converted once
+        owners, texts = owner[keep].tolist(), (meta[keep] // 100).tolist()
+        for k, row, n, t in zip(keep.tolist(), rows, owners, texts):
             leader = geom = None
             if k in leader_of:
                 leader, geom = leader_of[k]
                 if leader is None:
                     continue
-            spec = specs[owner[k]]
-            out[owner[k]].append(_Candidate(tuple(float(v) for v in boxes[k]), spec.texts[meta[k] // 100], leader, geom))
+            out[n].append(_Candidate(tuple(row), specs[n].texts[t], leader, geom))
         return out
 
     def _nearest_is_own(self, boxes: np.ndarray, owners: list[LabelSpec]) -> np.ndarray:
