@@ -183,3 +183,11 @@ def test_cli_import_gtfs_error_is_one_line(tmp_path: Path, run_cli):
     code, _, err = run_cli("import", "gtfs", tmp_path / "missing.zip", "--city", "demo", "--out", tmp_path)
     assert code == 1
     assert "GTFS feed not found" in err and "Traceback" not in err
+
+
+def test_long_name_when_no_short_name(tmp_path: Path):
+    tables = demo_tables()
+    tables["routes"][1] = ["r1", "ag", "", "Line One", "1", "FFCD00"]
+    line = next(ln for ln in import_gtfs(write_feed(tmp_path / "f.zip", tables), "demo", tmp_path).annotation.lines
+                if ln.color == "#FFCD00")
+    assert line.name == "Line One" and dict(line.names) == {} and line.id == "r1"
