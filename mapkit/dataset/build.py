@@ -154,11 +154,8 @@ def _encoded(rendered) -> Callable[[Path], None]:
     def write(target: Path) -> None:
         # plain writes: the dataset folder stays private until the build renames it into place
         target.parent.mkdir(parents=True, exist_ok=True)
-        geo = target.with_name(target.stem + ".geometry.json")
-        target.write_bytes(png)
-        geo.write_bytes(geometry)
-        for path in (target, geo):  # dataset files are readable by all, whatever the umask
-            os.chmod(path, 0o644)
+        target.write_bytes(png)  # with the umask's mode, like every dataset file
+        target.with_name(target.stem + ".geometry.json").write_bytes(geometry)
     return write
 
 
