@@ -497,7 +497,8 @@ def make_dataset_folder(out, *, seed: int = 0, drop_types: tuple[str, ...] = (),
         {"type": "TorF1", "question": "Are Alpha and Golf on the same line?" + boxed, "answer": 0, "answer_text": "no",
          "station_1": "Alpha", "station_2": "Golf", "difficulty_question": "middle", "split": "test"},
         {"type": "TorF2", "question": "Is Golf on the Blue Line?" + boxed, "answer": 1, "answer_text": "yes",
-         "station_1": "Golf", "line": "Blue Line", "difficulty_question": "easy", "split": "test"},
+         "station_1": "Golf", "line": "Blue Line", "difficulty_question": "easy",
+         "split": "train"},  # the planning route rides the Blue Line through Golf: in test it would leak
         {"type": "Counting1", "question": "How many stops are there between Alpha and Echo on the Red Line (both "
          "excluded)?\nA. 1\nB. 2\nC. 3\nD. 4" + boxed, "answer": 2, "answer_text": "C", "options": [1, 2, 3, 4],
          "station_1": "Alpha", "station_2": "Echo", "line": "Red Line", "difficulty_question": "middle", "split": "train"},

@@ -16,10 +16,11 @@ app.add_typer(import_app, name="import")
 
 @app.command()
 def validate(
-    paths: List[Path] = typer.Argument(..., metavar="PATH", help="Annotation files (or folders of them) to check."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH", help="Annotation files (or folders of them), or dataset folders (OUT of `mapkit build`), to check."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only, no warnings or summary."),
 ) -> None:
-    """Check annotation files against the schema and the semantic rules.
+    """Check annotation files against the schema and the semantic rules, and dataset folders
+    (records, split hygiene: no test question answerable from a train one, files, counts).
 
     Exit 0 when every file is valid (warnings are printed), 1 otherwise, with one line
     per problem: file, JSON path, what is wrong and how to fix it.
@@ -28,11 +29,13 @@ def validate(
     from mapkit.errors import AnnotationError
 
     files: list[Path] = []
+    folders = [path for path in paths if (path / "manifest.json").is_file()]
     for path in paths:
-        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
-    if not files:
+        if path not in folders:
+            files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    if not files and not folders:
         raise typer.BadParameter("no .json files found", param_hint="PATHS")
-    bad = 0
+    bad = _validate_dataset_folders(folders, quiet)
     for file in files:
         try:
             annotation = load(file)
@@ -45,10 +48,29 @@ def validate(
             for problem in annotation.warnings:
                 warn(str(problem))
             out.print(f"ok: {file} ({len(annotation.stations)} stations, {len(annotation.lines)} lines)")
-    if not quiet:
-        out.print(f"{len(files) - bad} of {len(files)} file(s) valid")
+    if not quiet and files:
+        out.print(f"{len(files) + len(folders) - bad} of {len(files) + len(folders)} file(s) and dataset folder(s) valid"
+                  if folders else f"{len(files) - bad} of {len(files)} file(s) valid")
     if bad:
         raise typer.Exit(1)
+
+
+def _validate_dataset_folders(folders: list[Path], quiet: bool) -> int:
+    """Dataset folders (they hold manifest.json): records, split hygiene, files, counts. Returns how many fail."""
+    from mapkit.dataset import validate_folder
+    from mapkit.errors import DatasetError
+
+    bad = 0
+    for folder in folders:
+        try:
+            manifest = validate_folder(folder)
+        except DatasetError as e:
+            bad += 1
+            error(f"{folder}: {e}")
+            continue
+        if not quiet:
+            out.print(f"ok: {folder} (dataset, {manifest['counts']['total']} questions, no split leaks)")
+    return bad
 
 
 @import_app.command("reasonmap")

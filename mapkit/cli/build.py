@@ -72,6 +72,9 @@ def build(
             verb = "kept" if keep_unreadable else "dropped"
             out.print(f"{city_name}: {verb} {sum(dropped.values())} unreadable: "
                       + ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items())))
+    if result.dropped_split_hygiene:
+        out.print("dropped for split hygiene (no test question answerable from a train one): "
+                  + ", ".join(f"{c} {n}" for c, n in result.dropped_split_hygiene.items()))
     sources = sorted(set(result.map_sources.values()))
     out.print(f"{result.counts['total']} questions from {len(result.cities)} cit{'y' if len(result.cities) == 1 else 'ies'} "
               f"(maps: {', '.join(sources)}) in {result.seconds:.1f} s -> {result.out}")

@@ -55,6 +55,7 @@ class BuildResult:
     seconds: float
     map_sources: dict[str, str] = field(default_factory=dict)  # city -> image | rendered | none
     unreadable: dict[str, Counter] = field(default_factory=dict)  # city -> gate reason -> items (dropped unless kept)
+    dropped_split_hygiene: dict[str, int] = field(default_factory=dict)  # city -> questions dropped by the split
 
 
 def resolve_counts(per_type: int | None = None, types: Iterable[str] | None = None) -> dict[str, int]:
@@ -258,10 +259,11 @@ def build_dataset(
                            + (f" ({'; '.join(why)})" if why else "")
                            + ". Grounding questions need a rendered map or an image whose annotation gives station xy")
     kept = assign_splits(records, seed=seed, test_fraction=test_fraction, by=split_by)
-    if len(kept) < len(records):
-        warn(f"dropped {len(records) - len(kept)} held-out question(s) whose text also appears in train "
-             "(stations of the same name in two cities)")
-        records = kept
+    hygiene = _dropped_by_city(records, kept)
+    if hygiene:
+        warn(f"dropped {sum(hygiene.values())} question(s) for split hygiene (no test question answerable from a "
+             f"train one): " + ", ".join(f"{c} {n}" for c, n in hygiene.items()))
+    records = kept
 
     manifest = {
         "seed": seed,
@@ -277,6 +279,7 @@ def build_dataset(
                 "image_sha256": sha256_file(m.source) if m and m.source else None,
                 "questions": sum(1 for r in records if r["city"] == a.city),
                 "unreadable": dict(sorted(unreadable[a.city].items())),
+                "dropped_split_hygiene": hygiene.get(a.city, 0),
             }
             for path, a, m, source in cities
         },
@@ -293,7 +296,15 @@ def build_dataset(
     write_dataset(out, records, annotations={a.city: p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
                   manifest=manifest)
     return BuildResult(Path(out), records, counts(records), [a.city for _, a, _, _ in cities], missing, reports,
-                       time.perf_counter() - start, {a.city: s for _, a, _, s in cities}, unreadable)
+                       time.perf_counter() - start, {a.city: s for _, a, _, s in cities}, unreadable,
+                       dropped_split_hygiene=hygiene)
+
+
+def _dropped_by_city(records: list[dict[str, Any]], kept: list[dict[str, Any]]) -> dict[str, int]:
+    """City -> questions the split dropped rather than leak an answer across splits."""
+    left = Counter(r["city"] for r in records)
+    left.subtract(r["city"] for r in kept)
+    return {city: n for city, n in sorted(left.items()) if n}
 
 
 def _bar(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:

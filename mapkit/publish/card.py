@@ -226,6 +226,14 @@ def collect_stats(folder: Path | str) -> CardStats:
     )
 
 
+def _split_hygiene(manifest: dict[str, Any]) -> dict[str, int] | None:
+    """City -> questions dropped for split hygiene, from the manifest (None for folders built before it was recorded)."""
+    cities = manifest.get("cities")
+    if not isinstance(cities, dict) or not any(isinstance(v, dict) and "dropped_split_hygiene" in v for v in cities.values()):
+        return None
+    return {c: int(v.get("dropped_split_hygiene") or 0) for c, v in cities.items() if isinstance(v, dict)}
+
+
 def _type_key(qtype: str):
     return (TYPE_ORDER.index(qtype) if qtype in TYPE_ORDER else len(TYPE_ORDER), qtype)
 
@@ -404,9 +412,16 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
     out += [_table(header, rows), ""]
 
     out += ["### By city", ""]
-    out += [_table(["city", "country", "map difficulty", "lines", "transfer stations", *splits, "total"],
+    hygiene = _split_hygiene(m)
+    out += [_table(["city", "country", "map difficulty", "lines", "transfer stations", *splits,
+                    *(["dropped for split hygiene"] if hygiene is not None else []), "total"],
                    [[c, v["country"], v["difficulty_city"], v["lines"], v["transfers"],
-                     *[v["splits"].get(s, 0) for s in splits], sum(v["splits"].values())] for c, v in stats.by_city.items()]), ""]
+                     *[v["splits"].get(s, 0) for s in splits], *([hygiene.get(c, 0)] if hygiene is not None else []),
+                     sum(v["splits"].values())] for c, v in stats.by_city.items()]), ""]
+    if hygiene is not None:
+        out += [f"Split hygiene: no test question can be answered from a train question (same station pair in any "
+                f"type, or a line-station fact one asks and another states); where a city could not fill both splits "
+                f"otherwise, {sum(hygiene.values()):,} question(s) were dropped (column above).", ""]
 
     out += _unreadable_section(m)
 
