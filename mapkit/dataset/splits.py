@@ -168,10 +168,12 @@ def _split_by_question(records: list[dict[str, Any]], rng: random.Random, test_f
                 records[i]["split"] = split
         members = sorted(i for g in groups for i in g)
         _cut(records, members, index, seen, in_test, dropped, rng, test_fraction)
-        before = set(dropped)
-        _rebalance(records, members, dropped, rng, test_fraction)
-        # Dropped items leave the running target, so the test share of what is kept stays test_fraction.
-        seen.subtract(_stratum(records[i]) for i in dropped - before)
+    # After every cut: a cut in one city can drop a question of another with the same text.
+    of_city: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        of_city[r["city"]].append(i)
+    for city in sorted(of_city):
+        _rebalance(records, of_city[city], dropped, rng, test_fraction)
     kept = [r for i, r in enumerate(records) if i not in dropped]
     check_split_leaks(kept)
     return kept
