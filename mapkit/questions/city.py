@@ -46,11 +46,17 @@ class City:
         self.line_count, self.transfer_count = stats.line_count, stats.transfer_count
         self.difficulty = map_difficulty(stats.line_count, stats.transfer_count)
         self._bfs: dict[str, dict[str, int]] = {}
+        self.memo: dict[Any, Any] = {}  # samplers' per-city caches (engine._transfer_hint)
 
     def hops(self, a: str, b: str) -> float:
         if a not in self._bfs:
-            self._bfs[a] = nx.single_source_shortest_path_length(self.tm.station_graph, a)
+            self._bfs[a] = _bfs(self._adjacency, a)
         return self._bfs[a].get(b, float("inf"))
+
+    @cached_property
+    def _adjacency(self) -> dict[str, list[str]]:
+        graph = self.tm.station_graph
+        return {n: list(graph[n]) for n in graph}
 
     @cached_property
     def _line_hops(self) -> dict[str, dict[str, int]]:
@@ -61,6 +67,11 @@ class City:
         d = self._line_hops
         return min((d[x].get(y, float("inf")) for x in self.tm.lines_through(a) for y in self.tm.lines_through(b)),
                    default=float("inf"))
+
+    @cached_property
+    def line_sets(self) -> dict[str, tuple[str, ...]]:
+        """Station -> the lines through it: a cache key for what depends only on those lines."""
+        return {sid: tuple(self.tm.lines_through(sid)) for sid in self.stations}
 
     @cached_property
     def map_text(self) -> str:
@@ -123,6 +134,25 @@ class City:
             if found is not None and found[0] not in seen:
                 seen.add(found[0])
                 yield found[1]
+
+
+def _bfs(adjacency: dict[str, list[str]], source: str) -> dict[str, int]:
+    """Hops from ``source`` to every reachable station: the numbers networkx's
+    single_source_shortest_path_length gives, over plain lists (TorF1 labels ask it
+    for most stations of a city)."""
+    seen = {source: 0}
+    frontier = [source]
+    level = 0
+    while frontier:
+        level += 1
+        nxt = []
+        for node in frontier:
+            for other in adjacency[node]:
+                if other not in seen:
+                    seen[other] = level
+                    nxt.append(other)
+        frontier = nxt
+    return seen
 
 
 def _norm(name: str) -> str:

@@ -18,7 +18,7 @@ Every record keeps the query that answered it (``program``). Nothing is answered
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,7 +139,7 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
     share = -(-per_primary // len(seconds))  # what each known cell needs before sampling can stop
     collected: dict[tuple[Any, Any], list[Candidate]] = defaultdict(list)
     budget = max(400, 40 * n)  # query runs; small cities run out of candidates first
-    deferred: list[dict[str, str]] = []
+    deferred: deque[dict[str, str]] = deque()  # popped from the front: a list would make that O(n)
     hint = _HINTS.get(record_type)
 
     def queue() -> Iterator[dict[str, str]]:
@@ -150,7 +150,7 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
             yield params
         # Second pass: cells that could not fill leave room for spares from the full ones.
         while deferred and sum(map(len, collected.values())) < n:
-            yield deferred.pop(0)
+            yield deferred.popleft()
 
     for params in queue():
         if budget <= 0 or (cells and all(len(collected[c]) >= share for c in cells)):
@@ -189,7 +189,12 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
 def _transfer_hint(city: City, params: Mapping[str, str]) -> str:
     """Planning difficulty guessed from the line graph (a lower bound on transfers) before
     running the route search, so that full buckets cost no search."""
-    return question_difficulty("planning", city.min_line_hops(params["station_1"], params["station_2"]))
+    a, b = params["station_1"], params["station_2"]
+    key = ("planning hint", city.line_sets[a], city.line_sets[b])  # it depends only on the lines through a and b
+    label = city.memo.get(key)
+    if label is None:
+        label = city.memo[key] = question_difficulty("planning", city.min_line_hops(a, b))
+    return label
 
 
 _HINTS = {"planning": _transfer_hint}
