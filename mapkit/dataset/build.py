@@ -15,6 +15,8 @@ Example::
 """
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -23,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mapkit.annotation import Annotation, load
+from mapkit.annotation import Annotation
 from mapkit.dataset import gate
+from mapkit.dataset.cities import CityResult, default_jobs, run_city_jobs
 from mapkit.dataset.folder import MapFile, counts, write_dataset
 from mapkit.dataset.splits import assign_splits
 from mapkit.errors import DatasetError, MapkitError
@@ -42,6 +45,7 @@ from mapkit.questions import (
 from mapkit.questions.grounding import scene_from_geometry, scene_from_xy
 from mapkit.render.images import image_size, sha256_file
 from mapkit.vocab import FAMILIES  # --types names that stand for several types (TorF, Counting, Grounding)
+from mapkit.questions.templates import TemplateSet
 
 
 @dataclass
@@ -160,6 +164,23 @@ def _encoded(rendered) -> Callable[[Path], None]:
     return write
 
 
+def _city_records(annotation: Annotation, source: str, map_file: MapFile | None, templates: TemplateSet, seed: int,
+                  graph_counts: dict[str, int], grounding_counts: dict[str, int], keep_unreadable: bool,
+                  ) -> tuple[list[dict[str, Any]], MapFile | None, GenerationReport, Counter]:
+    """One city's records (generated, with its Grounding questions, through the gate), the
+    map file to write, its report and what the gate dropped: the work of one pool job."""
+    report = GenerationReport(annotation.city)
+    tm, figure = TransitMap.from_annotation(annotation), f"maps/{annotation.city}.png" if map_file else ""
+    city_records = generate(tm, templates=templates, seed=seed, counts=graph_counts, figure=figure, report=report)
+    grounding = Grounding(tm, templates, seed, grounding_counts, figure, report) if grounding_counts else None
+    if grounding is not None and source not in ("image", "rendered"):
+        city_records += grounding.make(None)  # no map: none made, the report says why
+        grounding = None
+    dropped: Counter = Counter()
+    city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable, grounding)
+    return city_records, gated_map, report, dropped
+
+
 @dataclass
 class Grounding:
     """Makes one city's Grounding questions once its map is final (see ``_gated``)."""
@@ -190,16 +211,22 @@ def build_dataset(
     progress: bool = False,
     warn: Callable[[str], None] | None = None,
     keep_unreadable: bool = False,
+    jobs: int | None = None,
 ) -> BuildResult:
     """Build one dataset folder from annotation files (one city each).
 
     Records whose question names a station or line that cannot be read off the city's
     image are dropped and counted (``BuildResult.unreadable``, ``manifest.json``);
-    ``keep_unreadable`` keeps them (still counted)."""
+    ``keep_unreadable`` keeps them (still counted). ``jobs`` processes (default: every
+    core) load, generate, gate and render the cities (``mapkit.dataset.cities``); their
+    results are merged in file order, so the bytes written do not depend on ``jobs``."""
     start = time.perf_counter()
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     if not annotation_paths:
         raise DatasetError("no annotation files to build")
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise DatasetError(f"--jobs must be at least 1, got {jobs}")
     templates = load_templates(templates_dir)
     counts_by_type = dict(DEFAULT_COUNTS if counts_by_type is None else counts_by_type)
     graph_counts = {t: n for t, n in counts_by_type.items() if t not in GROUNDING_TYPES}
@@ -207,21 +234,37 @@ def build_dataset(
     if not images and any(counts_by_type.get(t, 0) > 0 for t in GROUNDING_TYPES):
         raise DatasetError("Grounding questions are about the map image: drop --no-images, or leave the Grounding types out")
 
-    cities: list[tuple[Path, Annotation, MapFile | None, str]] = []
+    paths = sorted(Path(p) for p in annotation_paths)
+    # Rendered maps wait here (beside the output, same file system) until the folder is written.
+    staging = Path(out).parent / f".{Path(out).name}.maps-{os.getpid()}"
+    try:
+        made = run_city_jobs(paths, templates_dir, templates, seed=seed, counts=(graph_counts, grounding_counts), images=images,
+                             keep_unreadable=keep_unreadable, staging=staging, jobs=jobs, progress=progress)
+        return _finish(paths, made, out, templates, seed=seed, counts_by_type=counts_by_type, images=images,
+                       skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
+                       progress=progress, warn=warn, keep_unreadable=keep_unreadable, start=start)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _finish(paths: list[Path], made: list[CityResult], out: str | Path, templates: TemplateSet, *, seed: int,
+            counts_by_type: dict[str, int], images: bool, skip_missing_images: bool, split_by: str,
+            test_fraction: float, progress: bool, warn: Callable[[str], None], keep_unreadable: bool,
+            start: float) -> BuildResult:
+    """Everything after the per-city work: checks across cities, splits, manifest, folder."""
+    cities: list[tuple[Path, CityResult, MapFile | None, str]] = []
     missing: list[str] = []
     seen: dict[str, Path] = {}
-    for path in sorted(Path(p) for p in annotation_paths):
-        annotation = load(path)
-        if annotation.city in seen:
-            raise DatasetError(f"{path} and {seen[annotation.city]} both describe city {annotation.city!r}; keep one")
-        seen[annotation.city] = path
-        if path.stem != annotation.city:
-            warn(f"{path}: the file is named {path.stem!r} but its city is {annotation.city!r}; the dataset uses {annotation.city!r}")
-        source, map_file = _map_plan(annotation, images)
-        if source == "missing":
-            missing.append(annotation.city)
+    for path, city in zip(paths, made):
+        if city.name in seen:
+            raise DatasetError(f"{path} and {seen[city.name]} both describe city {city.name!r}; keep one")
+        seen[city.name] = path
+        if path.stem != city.name:
+            warn(f"{path}: the file is named {path.stem!r} but its city is {city.name!r}; the dataset uses {city.name!r}")
+        if city.source == "missing":
+            missing.append(city.name)
             continue
-        cities.append((path, annotation, map_file, source))
+        cities.append((path, city, city.map_file(), city.source))
     if missing and not skip_missing_images:
         raise DatasetError(
             f"no map for {', '.join(missing)}: the annotation has no image file and no station coordinates to render "
@@ -232,22 +275,9 @@ def build_dataset(
     if not cities:
         raise DatasetError("nothing to build: every city was left out")
 
-    records: list[dict[str, Any]] = []
-    reports = []
-    unreadable: dict[str, Counter] = {}
-    for k, (path, annotation, map_file, source) in enumerate(_bar(cities, progress, "questions")):
-        report = GenerationReport(annotation.city)
-        tm, figure = TransitMap.from_annotation(annotation), f"maps/{annotation.city}.png" if map_file else ""
-        city_records = generate(tm, templates=templates, seed=seed, counts=graph_counts, figure=figure, report=report)
-        grounding = Grounding(tm, templates, seed, grounding_counts, figure, report) if grounding_counts else None
-        if grounding is not None and source not in ("image", "rendered"):
-            city_records += grounding.make(None)  # no map: none made, the report says why
-            grounding = None
-        dropped = unreadable[annotation.city] = Counter()
-        city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable, grounding)
-        cities[k] = (path, annotation, gated_map, source)
-        records.extend(city_records)
-        reports.append(report)
+    records: list[dict[str, Any]] = [r for _, city, _, _ in cities for r in city.records]
+    reports = [city.report for _, city, _, _ in cities]
+    unreadable: dict[str, Counter] = {city.name: city.unreadable for _, city, _, _ in cities}
     total_unreadable = sum(unreadable.values(), Counter())
     if total_unreadable:
         what = ", ".join(f"{n} {reason}" for reason, n in sorted(total_unreadable.items()))
@@ -271,15 +301,15 @@ def build_dataset(
         "unreadable": {"kept": keep_unreadable, "total": dict(sorted(total_unreadable.items()))},
         "templates": dict(templates.hashes),
         "cities": {
-            a.city: {
-                "annotation": f"annotations/{a.city}.json",
+            a.name: {
+                "annotation": f"annotations/{a.name}.json",
                 "annotation_sha256": sha256_file(path),
-                "map": f"maps/{a.city}.png" if m else None,
+                "map": f"maps/{a.name}.png" if m else None,
                 "map_source": source,
                 "image_sha256": sha256_file(m.source) if m and m.source else None,
-                "questions": sum(1 for r in records if r["city"] == a.city),
-                "unreadable": dict(sorted(unreadable[a.city].items())),
-                "dropped_split_hygiene": hygiene.get(a.city, 0),
+                "questions": sum(1 for r in records if r["city"] == a.name),
+                "unreadable": dict(sorted(unreadable[a.name].items())),
+                "dropped_split_hygiene": hygiene.get(a.name, 0),
             }
             for path, a, m, source in cities
         },
@@ -293,10 +323,10 @@ def build_dataset(
     }
     maps = [m for _, _, m, _ in cities if m is not None]
     bar = _bar(maps, progress, "maps") if progress else None
-    write_dataset(out, records, annotations={a.city: p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
+    write_dataset(out, records, annotations={a.name: p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
                   manifest=manifest)
-    return BuildResult(Path(out), records, counts(records), [a.city for _, a, _, _ in cities], missing, reports,
-                       time.perf_counter() - start, {a.city: s for _, a, _, s in cities}, unreadable,
+    return BuildResult(Path(out), records, counts(records), [a.name for _, a, _, _ in cities], missing, reports,
+                       time.perf_counter() - start, {a.name: s for _, a, _, s in cities}, unreadable,
                        dropped_split_hygiene=hygiene)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mapkit.errors import DatasetError
-from mapkit.vocab import ALL_TYPES as TYPE_ORDER
+from mapkit.vocab import ALL_TYPES as TYPE_ORDER  # noqa: F401 - folder and card import it from here
 from mapkit.vocab import DIFFICULTY_LABELS as LABELS
 
 # ------------------------------------------------------------------ what must not straddle splits
