@@ -148,7 +148,8 @@ def validate_records(records: Iterable[Mapping[str, Any]]) -> None:
 
 def write_parquet(records: list[Mapping[str, Any]], path: Path) -> None:
     """Fixed schema and row order, no timestamps: the same records give the same bytes."""
-    table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in records], schema=ARROW_SCHEMA)
+    # Column by column: the same table as from_pylist, built in a fraction of the time.
+    table = pa.Table.from_pydict({c: [r.get(c) for r in records] for c in COLUMNS}, schema=ARROW_SCHEMA)
     pq.write_table(table, path, compression="zstd", write_statistics=False)
 
 

@@ -82,6 +82,29 @@ class City:
         name = self.annotation.line(lid).name
         return name if _LINE_WORD.search(name) else f"line {name}"
 
+    def pair_candidates(self, rng: random.Random, limit: int = SCAN_LIMIT) -> Iterator[tuple[str, str]]:
+        """``candidates`` of a station-pair query as bare (station_1, station_2) tuples: the
+        same pairs in the same order from the same draws, without a dict per pair (the
+        planning sampler looks at up to ``limit`` pairs per city and asks most of them nothing)."""
+        st = self.stations
+        n = len(st)
+        size = n * n  # ordered pairs: the index gives the direction
+        if size <= limit:
+            order = list(range(size))
+            rng.shuffle(order)
+        else:
+            order = rng.sample(range(size), limit)
+        one_way = self.tm.has_one_way  # with one-way lines the two directions of a pair are different questions
+        seen: set[int] = set()
+        for i in order:
+            x, y = divmod(i, n)
+            if x == y:
+                continue
+            key = i if one_way or x < y else y * n + x  # the unordered pair: its index written smaller station first
+            if key not in seen:
+                seen.add(key)
+                yield st[x], st[y]
+
     def candidates(self, op: str, rng: random.Random, limit: int = SCAN_LIMIT) -> Iterator[dict[str, str]]:
         """Parameter sets of a query over usable stations and lines, in random order, each
         unordered station pair once (its direction random). Spaces larger than ``limit``
@@ -91,12 +114,10 @@ class City:
         # With one-way lines the two directions of a pair are different questions.
         pair = tuple if self.tm.has_one_way else frozenset
         if op in ("on_common_line", "plan_routes"):
-            size = n * n  # ordered pairs: the index gives the direction
-
-            def decode(i: int) -> tuple[Any, dict[str, str]] | None:
-                a, b = st[i // n], st[i % n]
-                return None if a == b else (pair((a, b)), {"station_1": a, "station_2": b})
-        elif op == "on_line":
+            for a, b in self.pair_candidates(rng, limit):
+                yield {"station_1": a, "station_2": b}
+            return
+        if op == "on_line":
             size = n * len(lines)
 
             def decode(i: int) -> tuple[Any, dict[str, str]] | None:

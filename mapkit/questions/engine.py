@@ -139,7 +139,7 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
     share = -(-per_primary // len(seconds))  # what each known cell needs before sampling can stop
     collected: dict[tuple[Any, Any], list[Candidate]] = defaultdict(list)
     budget = max(400, 40 * n)  # query runs; small cities run out of candidates first
-    deferred: deque[dict[str, str]] = deque()  # popped from the front: a list would make that O(n)
+    deferred: deque[Any] = deque()  # popped from the front: a list would make that O(n)
     hint = _HINTS.get(record_type)
 
     def queue() -> Iterator[dict[str, str]]:
@@ -151,6 +151,21 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
         # Second pass: cells that could not fill leave room for spares from the full ones.
         while deferred and sum(map(len, collected.values())) < n:
             yield deferred.popleft()
+
+    def pair_queue() -> Iterator[dict[str, str]]:
+        # queue() for the station-pair types with a hint (planning), on bare pairs: most
+        # are deferred and never asked, so their dicts are made only when run.
+        for a, b in city.pair_candidates(rng):
+            if len(collected[None, _pair_hint(city, a, b)]) >= share:
+                deferred.append((a, b))
+                continue
+            yield {"station_1": a, "station_2": b}
+        while deferred and sum(map(len, collected.values())) < n:
+            a, b = deferred.popleft()
+            yield {"station_1": a, "station_2": b}
+
+    if hint is _transfer_hint and op in ("on_common_line", "plan_routes"):
+        queue = pair_queue  # noqa: F811 - the same candidates in the same order, cheaper
 
     for params in queue():
         if budget <= 0 or (cells and all(len(collected[c]) >= share for c in cells)):
@@ -189,7 +204,10 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
 def _transfer_hint(city: City, params: Mapping[str, str]) -> str:
     """Planning difficulty guessed from the line graph (a lower bound on transfers) before
     running the route search, so that full buckets cost no search."""
-    a, b = params["station_1"], params["station_2"]
+    return _pair_hint(city, params["station_1"], params["station_2"])
+
+
+def _pair_hint(city: City, a: str, b: str) -> str:
     key = ("planning hint", city.line_sets[a], city.line_sets[b])  # it depends only on the lines through a and b
     label = city.memo.get(key)
     if label is None:
