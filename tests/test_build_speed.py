@@ -1,0 +1,159 @@
+"""What the build's speed-ups must not change: bytes across --jobs, validation verdicts and
+messages, the candidates the engine looks at, the hop counts it labels with."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+import mapkit.dataset.records as records_mod
+from mapkit.annotation import load, loads
+from mapkit.dataset import assign_splits, build_dataset, record_problems, validate_records
+from mapkit.errors import DatasetError
+from mapkit.graph import TransitMap
+from mapkit.questions import generate, load_templates
+from mapkit.questions.city import City
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "fixtures" / "mini.json"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def three_cities(tmp_path) -> Path:
+    """mini under three city names: no image, so each map is rendered (in the pool with --jobs 2)."""
+    data = json.loads(MINI.read_text())
+    folder = tmp_path / "ann"
+    folder.mkdir()
+    for name in ("mini", "minib", "minic"):
+        (folder / f"{name}.json").write_text(json.dumps({**data, "city": name, "name": f"Mini {name}"}))
+    return folder
+
+
+def test_jobs_1_and_jobs_2_write_identical_bytes(run_cli, three_cities, tmp_path):
+    outs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        code, stdout, err = run_cli("build", "--all", "--annotations", three_cities, "--out", out, "--jobs", jobs)
+        assert code == 0, err
+        assert "maps: rendered" in stdout
+        outs[jobs] = _files(out)
+    assert {"maps/mini.png", "maps/minib.geometry.json", "maps/minic.png"} <= set(outs["1"])
+    assert outs["1"] == outs["2"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    assert run_cli("build", "--all", "--annotations", three_cities, "--out", tmp_path / "x", "--jobs", "0")[0] == 2
+
+
+def test_a_bad_city_fails_the_same_with_any_jobs(three_cities, tmp_path):
+    bad = json.loads(MINI.read_text())
+    bad["lines"][0]["segments"] = [["a", "nowhere"]]
+    (three_cities / "minib.json").write_text(json.dumps({**bad, "city": "minib"}))
+    messages = []
+    for jobs in (1, 2):
+        with pytest.raises(Exception) as e:
+            build_dataset(sorted(three_cities.glob("*.json")), tmp_path / f"out{jobs}", jobs=jobs, warn=lambda m: None)
+        messages.append((type(e.value), str(e.value)))
+        assert not (tmp_path / f"out{jobs}").exists()
+    assert messages[0] == messages[1] and "minib" in messages[0][1]
+    with pytest.raises(DatasetError, match="--jobs must be at least 1"):
+        build_dataset([MINI], tmp_path / "o", jobs=0)
+
+
+def _records() -> list[dict]:
+    data = json.loads(MINI.read_text())
+    out = []
+    for i in range(2):
+        out.extend(generate(TransitMap.from_annotation(loads({**data, "city": f"mini{i}"})), seed=i))
+    return assign_splits(out, seed=0)
+
+
+def test_compiled_validator_agrees_with_jsonschema(monkeypatch):
+    fast = records_mod._fast_validator()
+    assert fast is not None, "jsonschema-rs is a core dependency"
+    rows = _records()
+    rng = random.Random(0)
+    values = [None, True, 0, 1, -1, -2, 1.5, "", "x", "yes", "E", [], [1, 2, 3], [1, 1, 2, 3], [0, 1, 2, 3], {},
+              "maps/x.png", "/abs/map.png", "medium", "0123456789abcdef", "{}", [[]]]
+    checked = 0
+    for row in rows[::3]:
+        for key in list(row) + ["extra"]:
+            for value in rng.sample(values, 5):
+                mutated = {**row, key: value}
+                generic = not any(True for _ in records_mod._validator().iter_errors(mutated))
+                assert fast(mutated) == generic, (key, value)
+                checked += 1
+    assert checked > 500
+    # the messages of the bad-record tests, with and without the compiled validator
+    torf = next(r for r in rows if r["type"] == "TorF1")
+    counting = next(r for r in rows if r["type"] == "Counting1")
+    bad = [{**counting, "options": [1, 2, 3]}, {**counting, "options": [1, 1, 2, 3]}, {**torf, "answer": 5},
+           {**torf, "figure": "/abs/map.png"}, {**torf, "extra": 1}, {**torf, "answer_text": "maybe"}]
+    with_fast = [record_problems(r) for r in bad]
+    monkeypatch.setattr(records_mod, "_fast_validator", lambda: None)
+    assert [record_problems(r) for r in bad] == with_fast
+    assert all(with_fast) and any("too short" in p for p in with_fast[0]) and any("non-unique" in p for p in with_fast[1])
+    with pytest.raises(DatasetError, match=f"record {torf['id']} .*answer"):
+        validate_records(rows[:3] + [bad[2]])
+
+
+def _candidates_by_plain_loop(stations: list[str], rng: random.Random, limit: int) -> list[tuple[str, str]]:
+    """The station-pair candidates as the engine drew them before its speed-ups: every ordered
+    pair index shuffled (or `limit` of them sampled), each unordered pair once."""
+    n = len(stations)
+    order = list(range(n * n))
+    if n * n <= limit:
+        rng.shuffle(order)
+    else:
+        order = rng.sample(range(n * n), limit)
+    seen, out = set(), []
+    for i in order:
+        a, b = stations[i // n], stations[i % n]
+        if a != b and frozenset((a, b)) not in seen:
+            seen.add(frozenset((a, b)))
+            out.append((a, b))
+    return out
+
+
+def test_pair_candidates_are_the_same_pairs_in_the_same_order(tokyo_path):
+    for path in (MINI, tokyo_path):
+        city = City(TransitMap.from_annotation(load(path)))
+        for seed, limit in ((0, 20_000), (1, 500), (2, 10)):
+            fast = list(city.pair_candidates(random.Random(seed), limit))
+            assert fast == _candidates_by_plain_loop(city.stations, random.Random(seed), limit)
+            rng = random.Random(seed)
+            list(city.pair_candidates(rng, limit))
+            plain = random.Random(seed)
+            _candidates_by_plain_loop(city.stations, plain, limit)
+            assert rng.random() == plain.random()  # the same draws: what comes after is unchanged
+
+
+def test_hops_match_networkx(tokyo_path):
+    city = City(TransitMap.from_annotation(load(tokyo_path)))
+    graph = city.tm.station_graph
+    for a in city.stations[::7]:
+        expected = nx.single_source_shortest_path_length(graph, a)
+        for b in city.stations:
+            assert city.hops(a, b) == expected.get(b, float("inf"))
+
+
+def test_generation_is_unchanged_by_the_planning_hint_cache():
+    """The cached hint gives what the line graph says for every pair (plain recomputation)."""
+    from mapkit.difficulty import question_difficulty
+    from mapkit.questions.engine import _pair_hint
+
+    city = City(TransitMap.from_annotation(load(MINI)))
+    lines = city.tm.line_graph
+    for a in city.stations:
+        for b in city.stations:
+            if a == b:
+                continue
+            best = min((nx.shortest_path_length(lines, x, y) if nx.has_path(lines, x, y) else float("inf"))
+                       for x in city.tm.lines_through(a) for y in city.tm.lines_through(b))
+            assert _pair_hint(city, a, b) == question_difficulty("planning", best)
+    assert load_templates()  # templates load in this process too (workers share them)
