@@ -15,6 +15,8 @@ also checks that the 1-process and the all-cores builds wrote identical bytes.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -29,16 +31,24 @@ from mapkit.importers.reasonmap import import_reasonmap
 
 
 def run(label: str, paths: list[Path], out: Path, jobs: int, **kwargs) -> dict[str, bytes]:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     result = build_dataset(paths, out, warn=lambda m: None, jobs=jobs, **kwargs)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     total = result.counts["total"]
     plus = total - result.counts["type"].get("planning", 0)
     files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     size = sum(map(len, files.values())) / 1e6
     print(f"{label:<44} jobs {jobs:>2} {len(result.cities):>3} cities {total:>6} questions ({plus} Plus-type) "
-          f"{wall:6.2f} s  {total / wall:7.0f} q/s  {size:6.1f} MB", flush=True)
+          f"{wall:6.2f} s  {total / wall:7.0f} q/s  (CPU {cpu:5.2f} s: {total / cpu:6.0f} q per CPU-s)  {size:6.1f} MB",
+          flush=True)
     return files
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the pool's workers): on a shared
+    machine it moves less with the load than wall time does."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def both(label: str, paths: list[Path], out: Path, jobs: int, **kwargs) -> None:
@@ -55,7 +65,8 @@ def main() -> None:
     parser.add_argument("--per-type", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=max(2, default_jobs()))
     args = parser.parse_args()
-    print(f"{default_jobs()} core(s) available; comparing --jobs 1 with --jobs {args.jobs}")
+    print(f"{default_jobs()} core(s) available; comparing --jobs 1 with --jobs {args.jobs}; "
+          f"load average {os.getloadavg()[0]:.1f} (figures on a busy machine are slower)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if (args.reasonmap / "stations").is_dir():

@@ -84,7 +84,7 @@ class _Conflicts:
         return out
 
 
-def question_groups(records: list[Mapping[str, Any]]) -> list[list[int]]:
+def question_groups(records: list[Mapping[str, Any]], index: _Conflicts | None = None) -> list[list[int]]:
     """Indices of records that must share a split: the connected parts of the conflict
     rules above (same text, same station pair, a fact one asks and the other states)."""
     parent = list(range(len(records)))
@@ -100,7 +100,7 @@ def question_groups(records: list[Mapping[str, Any]]) -> list[list[int]]:
         for j in members[1:]:
             parent[find(j)] = root
 
-    index = _Conflicts(records)
+    index = index or _Conflicts(records)
     for members in index.shared.values():
         union(members)
     for k, askers in index.asked.items():
@@ -145,7 +145,7 @@ MAX_CUT = 3
 def _split_by_question(records: list[dict[str, Any]], rng: random.Random, test_fraction: float) -> list[dict[str, Any]]:
     index = _Conflicts(records)
     by_city: dict[str, list[list[int]]] = defaultdict(list)
-    for group in question_groups(records):
+    for group in question_groups(records, index):
         by_city[records[group[0]]["city"]].append(group)
     seen: Counter = Counter()
     in_test: Counter = Counter()
