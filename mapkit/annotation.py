@@ -516,7 +516,11 @@ def _build(data: dict[str, Any], path: Path | None, warnings: tuple[Problem, ...
 
 
 def find_city(city: str, annotations_dir: str | Path = "annotations") -> Path:
-    """Path of ``<annotations_dir>/<city>.json``, with a helpful error when it is missing."""
+    """Path of ``<annotations_dir>/<city>.json``, with a helpful error when it is missing.
+    ``city`` must be a slug (mapkit.slugs), so it never names a path outside the folder."""
+    from mapkit.slugs import check_city
+
+    check_city(city)
     folder = Path(annotations_dir)
     path = folder / f"{city}.json"
     if path.is_file():

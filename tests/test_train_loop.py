@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_support import built_mini, no_lines, record_types, tiny_config, toy_reward, write_dataset
+from test_train_support import built_mini, no_lines, record_types, tiny_config, toy_reward, write_dataset, write_manifest
 
 from mapkit.errors import ConfigError
 from mapkit.train import checkpoint as ckpt
@@ -213,6 +213,7 @@ def test_records_that_cannot_be_scored_stop_training_at_start_up(dataset, tmp_pa
     rows = table.to_pylist()
     rows[0]["type"] = "Counting9"
     pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+    write_manifest(bad)  # vouch for the edit: this test is about the reward's check, not the folder's
     with pytest.raises(RewardError, match="Counting9"):
         train(tiny_config(tmp_path, bad, max_steps=1))
     assert not (tmp_path / "run").exists()

@@ -47,7 +47,19 @@ def write_dataset(root: Path, per_type: int = 4, image_size: tuple[int, int] = (
                 "annotation": "annotations/mini.json", "program": "{}",
             })
     pd.DataFrame(rows).to_parquet(root / "data" / "train-00000-of-00001.parquet")
+    write_manifest(root)
     return root
+
+
+def write_manifest(root: Path) -> None:
+    """A manifest.json hashing every file, as `mapkit build` writes it: the folder check
+    that train and eval run first reads it."""
+    import hashlib
+    import json
+
+    files = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    (root / "manifest.json").write_text(json.dumps({"files": files}))
 
 
 def toy_reward(completion: str, record: dict, lines) -> dict:

@@ -10,7 +10,8 @@ Example::
     >>> load("out/tokyo")["train"][0]["image"]        # PIL map, decoded on read  # doctest: +SKIP
 """
 from mapkit.dataset.build import BuildResult, build_dataset, has_coordinates, resolve_counts
-from mapkit.dataset.folder import MapFile, counts, read_dataset, split_file, validate_folder, write_dataset
+from mapkit.dataset.check import publish_files, validate_folder
+from mapkit.dataset.folder import MapFile, counts, read_dataset, split_file, write_dataset
 from mapkit.dataset.load import attach_images, load, to_trl
 from mapkit.dataset.maps import MAPS_CONFIG, MAPS_FILE, read_maps
 from mapkit.dataset.records import ARROW_SCHEMA, COLUMNS, record_problems, validate_records, write_parquet
@@ -18,7 +19,7 @@ from mapkit.dataset.splits import assign_splits, check_split_leaks, question_gro
 
 __all__ = [
     "ARROW_SCHEMA", "COLUMNS", "MAPS_CONFIG", "MAPS_FILE", "BuildResult", "MapFile", "assign_splits",
-    "attach_images", "build_dataset", "check_split_leaks", "counts", "has_coordinates", "load", "question_groups",
-    "read_dataset", "read_maps", "record_problems", "resolve_counts", "split_file", "to_trl", "validate_folder",
+    "attach_images", "build_dataset", "check_split_leaks", "counts", "has_coordinates", "load", "publish_files",
+    "question_groups", "read_dataset", "read_maps", "record_problems", "resolve_counts", "split_file", "to_trl", "validate_folder",
     "validate_records", "write_dataset", "write_parquet",
 ]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import mapkit
-from mapkit.dataset.maps import check_maps, write_maps_parquet
+from mapkit.dataset.maps import write_maps_parquet
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
 from mapkit.errors import DatasetError
@@ -178,25 +178,3 @@ def read_dataset(folder: str | Path) -> dict[str, list[dict[str, Any]]]:
         split = file.name.split("-", 1)[0]
         out.setdefault(split, []).extend(read_parquet(file))
     return out
-
-
-def validate_folder(folder: str | Path) -> dict[str, Any]:
-    """Check a dataset folder: records, referenced files, manifest counts. Returns the manifest."""
-    folder = Path(folder)
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{folder}: no manifest.json; not a mapkit dataset folder") from None
-    records = [r for rs in read_dataset(folder).values() for r in rs]
-    validate_records(records)
-    check_split_leaks(records)
-    for r in records:
-        for column in ("figure", "annotation"):
-            if r[column] and not (folder / r[column]).is_file():
-                raise DatasetError(f"{folder}: record {r['id']} refers to missing {column} {r[column]}")
-    problems = check_maps(folder, records)
-    if problems:
-        raise DatasetError(f"{folder}: " + "\n  ".join(problems))
-    if counts(records) != manifest["counts"]:
-        raise DatasetError(f"{folder}: manifest.json counts differ from the parquet files; rebuild the folder")
-    return manifest

@@ -35,6 +35,7 @@ from typing import Any, Iterable
 from mapkit.annotation import Annotation, dump, loads
 from mapkit.errors import AnnotationError, MapkitError, SourceError
 from mapkit.importers.patterns import DEFAULT_MIN_TRIP_SHARE, RouteReport, check_share, select
+from mapkit.slugs import check_city
 
 # Basic route types and the extended (Google) ones that mean the same kind of service.
 ROUTE_TYPE_NAMES: dict[str, set[int]] = {
@@ -97,8 +98,7 @@ def import_gtfs(feed_path: str | Path, city: str, out_dir: str | Path, *, route_
         >>> result.path                                                   # doctest: +SKIP
         PosixPath('annotations/lisbon.json')
     """
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", city):
-        raise MapkitError(f"city {city!r} is not a valid name: use lower-case letters, digits, '_' and '-', e.g. new_york")
+    check_city(city)
     reports: list[RouteReport] = []
     data, warnings = convert_feed(feed_path, city=city, route_types=route_types, country=country, name=name,
                                   language=language, license=license, min_trip_share=min_trip_share, report=reports)

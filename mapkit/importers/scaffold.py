@@ -21,6 +21,7 @@ from typing import Any
 from mapkit.errors import MapkitError
 from mapkit.files import atomic_write
 from mapkit.render.images import image_size, sha256_file
+from mapkit.slugs import check_city
 
 TODO = "TODO"
 
@@ -29,8 +30,7 @@ def scaffold_dict(city: str, *, image: str | Path | None = None, out: str | Path
                   name: str | None = None, language: str = "en", license: str | None = None,
                   source: str | None = None) -> dict[str, Any]:
     """The scaffold as a dict (what ``scaffold`` writes)."""
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", city):
-        raise MapkitError(f"city {city!r} is not a valid name: use lower-case letters, digits, '_' and '-', e.g. new_york")
+    check_city(city)
     if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language):
         raise MapkitError(f"language {language!r} is not a language tag such as en, zh or ja")
     data: dict[str, Any] = {

@@ -101,8 +101,8 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
     image's size (``mapkit.frames.smart_resize``), and their question and target are
     rescaled to it.
     """
+    from mapkit.dataset import validate_folder
     from mapkit.publish.card import read_records
-    from mapkit.publish.hub import validate_folder
 
     if fmt not in FORMATS:
         raise DatasetError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")

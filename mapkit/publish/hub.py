@@ -39,17 +39,12 @@ LOGIN_HINT = "run `hf auth login` (or set HF_TOKEN) with a token that has write 
 
 # -- the folder ------------------------------------------------------------------------------
 def local_files(folder: Path) -> dict[str, Path]:
-    """Repo path -> local file, for every file that belongs in the revision (hidden files and
-    folders are left out, except a ``.gitattributes`` at the top)."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if not path.is_file() or (any(p.startswith(".") for p in rel.split("/")) and rel != ".gitattributes"):
-            continue
-        if "__pycache__" in rel.split("/"):
-            continue
-        out[rel] = path
-    return out
+    """Repo path -> local file for exactly what may be published: the files manifest.json
+    lists, manifest.json and README.md (``mapkit.dataset.publish_files``). A symlink or an
+    unlisted file in the folder is refused by name, never uploaded."""
+    from mapkit.dataset.check import publish_files, read_manifest
+
+    return publish_files(folder, read_manifest(Path(folder)))
 
 
 def _sha256(path: Path) -> str:
@@ -69,53 +64,20 @@ def git_blob_oid(path: Path) -> str:
     return h.hexdigest()
 
 
-def _manifest_hashes(manifest: dict[str, Any]) -> dict[str, str]:
-    """Relative path -> sha256 of the dataset files the manifest vouches for."""
-    value = manifest.get("files")
-    if isinstance(value, dict):
-        return {k: (v.get("sha256") if isinstance(v, dict) else v) for k, v in value.items()}
-    if isinstance(value, list):
-        return {str(v.get("path")): v.get("sha256") for v in value if isinstance(v, dict)}
-    return {}
+def _publishable(folder: Path) -> dict[str, int]:
+    """Run the shared folder check with the publishing rules; returns rows per split."""
+    from mapkit.dataset import validate_folder
+    from mapkit.publish.card import split_files
 
-
-def validate_folder(folder: Path | str) -> dict[str, int]:
-    """Check a dataset folder before publishing it; returns rows per split.
-
-    ``mapkit.dataset.validate_folder`` checks the records (schema, consistency, split
-    leaks), the files they point to and the manifest counts; on top of it this checks
-    the card is there and every file the manifest hashed still has that sha256, so a
-    folder edited or damaged after the build is never published.
-    """
-    from mapkit.publish.card import read_manifest, split_files
-    from mapkit.dataset import read_dataset, validate_folder as validate_dataset
-
-    folder = Path(folder)
     refuse = f"{folder}: not a valid dataset folder, refusing to publish it (rebuild it with `mapkit build`)"
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder; build one with `mapkit build --city NAME --out {folder}`")
     try:
         split_files(folder)  # shard names, before anything reads them
-        validate_dataset(folder)
-        manifest = read_manifest(folder)
+        manifest = validate_folder(folder, publish=True)
     except DatasetError as e:
         raise DatasetError(f"{refuse}:\n  {e}") from None
-    problems: list[str] = []
-    if not (folder / "README.md").is_file():
-        problems.append("README.md is missing (the dataset card)")
-    hashes = _manifest_hashes(manifest)
-    if not hashes:
-        problems.append("manifest.json lists no file hashes")
-    for rel, digest in hashes.items():
-        path = folder / rel
-        if not path.is_file():
-            problems.append(f"{rel}: listed in manifest.json but missing")
-        elif digest and _sha256(path) != digest:
-            problems.append(f"{rel}: sha256 differs from manifest.json (the file changed after the build)")
-    if problems:
-        raise DatasetError("\n".join([f"{refuse}:"] + [f"  {p}" for p in problems]))
-    split_counts = (manifest.get("counts") or {}).get("split")  # validated against the parquet files above
-    return dict(split_counts) if isinstance(split_counts, dict) else {s: len(r) for s, r in read_dataset(folder).items()}
+    return dict(manifest["counts"]["split"])
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -297,7 +259,7 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
         raise HubError(f"--tag {tag!r} is not a version like v1.2.0")
     if tag and create_pr:
         raise HubError("--tag and --create-pr together would tag an unmerged pull request; tag after merging it")
-    counts = validate_folder(folder)
+    counts = _publishable(folder)
     endpoint = resolve_endpoint(endpoint)
     token = resolve_token(token)
     if token is None and not dry_run:
@@ -407,7 +369,7 @@ def hub_errors(action: str, endpoint: str, repo_id: str, token: str | None) -> I
             text = (f"{action}: {repo_id} changed while this push was being prepared (HTTP 412: another push landed "
                     "first); nothing was overwritten. Run the push again to commit on top of the new head")
         elif status == 409:
-            text = f"{action}: conflict (HTTP 409: {detail}); a tag must be new: choose another --tag"
+            text = _conflict(action, detail)
         elif status is not None and status >= 500:
             text = f"{action}: the Hub failed (HTTP {status}: {detail}); try again later"
         else:
@@ -419,6 +381,13 @@ def hub_errors(action: str, endpoint: str, repo_id: str, token: str | None) -> I
                                   "check the network connection and HF_ENDPOINT, then run again") from None
     except (OSError, ValueError) as e:  # connection resets, malformed responses, invalid card metadata
         raise HubError(_scrub(f"{action}: {type(e).__name__}: {e}", token)) from None
+
+
+def _conflict(action: str, detail: str) -> str:
+    # Only a write can conflict because of a tag; a read answered 409 is the Hub's own matter.
+    if action.startswith("pushing"):
+        return f"{action}: conflict (HTTP 409: {detail}); if --tag was given, a tag must be new: choose another --tag"
+    return f"{action}: the Hub answered 409 Conflict ({detail}); try again, and check --repo-id and --revision"
 
 
 def _scrub(text: str, token: str | None) -> str:

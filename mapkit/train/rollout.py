@@ -69,14 +69,23 @@ def resolve_data(ref: str) -> Path:
 def load_data(ref: str, split: str = "train") -> TrainData:
     root = resolve_data(ref)
     # mapkit's layout or the released ReasonMap / ReasonMap-Plus ones
-    from mapkit.scoring.data import open_dataset, split_files
+    from mapkit.dataset.check import validate_folder
+    from mapkit.scoring.data import MAPKIT, open_dataset, split_files
 
+    # The shared folder check (manifest hashes, parquet readable): a damaged or edited
+    # mapkit folder stops here with the file named instead of failing mid-run.
+    vouched = (root / "manifest.json").exists()
+    if vouched:
+        validate_folder(root, records=False)
     files = split_files(root, split)
     if not files:
         have = sorted({f.name.split("-")[0] for f in (root / "data").glob("*.parquet")})
         raise DatasetError(f"{root}: no {split!r} split in data/ (found: {', '.join(have) or 'nothing'}); "
                            f"is this a folder written by `mapkit build`?")
-    records = open_dataset(str(root), split).records
+    dataset = open_dataset(str(root), split)
+    if dataset.layout == MAPKIT and not vouched:
+        validate_folder(root, records=False)  # refuses it, naming the missing manifest.json
+    records = dataset.records
     missing = [c for c in REQUIRED_COLUMNS if records and c not in records[0]]
     if missing:
         raise DatasetError(f"{files[0]}: missing record column(s) {', '.join(missing)}; rebuild with `mapkit build`")
