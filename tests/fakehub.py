@@ -468,14 +468,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- a small dataset folder written by the project's own writer (mapkit.dataset) ---------------
-def make_dataset_folder(out, *, seed: int = 0, drop_types: tuple[str, ...] = (), extra_files: dict[str, bytes] | None = None):
+def make_dataset_folder(out, *, seed: int = 0, drop_types: tuple[str, ...] = (), extra_files: dict[str, bytes] | None = None,
+                        list_extra: bool = True):
     """Write a small dataset folder with hand-made records: 2 splits, every question type,
     one map, one annotation, through ``mapkit.dataset.write_dataset`` (so the layout,
     parquet schema and manifest are what `mapkit build` writes).
 
     ``seed`` changes ids, the map image and the manifest (a "rebuild"); ``drop_types``
     leaves question families out; ``extra_files`` adds files after the build (relative
-    path -> bytes), outside the manifest. Returns the folder as a Path.
+    path -> bytes), listed with their sha256 in manifest.json as if the build had written
+    them (``list_extra=False``: left out of it, which `mapkit push` refuses). Returns the
+    folder as a Path.
     """
     import tempfile
     from pathlib import Path
@@ -535,4 +538,8 @@ def make_dataset_folder(out, *, seed: int = 0, drop_types: tuple[str, ...] = (),
     for rel, content in (extra_files or {}).items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(content)
+    if extra_files and list_extra:
+        manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+        manifest["files"].update({rel: hashlib.sha256(content).hexdigest() for rel, content in extra_files.items()})
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), "utf-8")
     return out

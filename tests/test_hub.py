@@ -57,6 +57,16 @@ def rebuild(folder, seed=1):
     write_card(folder)
 
 
+def rehash(folder, rel):
+    """Record ``rel``'s current sha256 in manifest.json, as if the build had written it."""
+    import hashlib
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    manifest["files"][rel] = hashlib.sha256((folder / rel).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
 def local_snapshot(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -218,7 +228,7 @@ def test_invalid_folder_is_refused_before_anything_is_sent(fake, folder, run_cli
     assert "maps/mini.png: sha256 differs from manifest.json" in err
     (folder / "maps" / "mini.png").unlink()
     code, _, err = run_cli("push", folder, "--repo-id", REPO)
-    assert code == 1 and "refers to missing figure maps/mini.png" in err
+    assert code == 1 and "maps/mini.png: listed in manifest.json but missing" in err
     assert fake.requests == []
 
 
@@ -231,6 +241,7 @@ def test_records_failing_the_schema_are_refused(fake, folder, run_cli):
     rows = pq.read_table(path).to_pylist()
     rows[0]["answer_text"] = "maybe"  # TorF answers are yes/no
     write_parquet(rows, path)
+    rehash(folder, "data/train-00000-of-00001.parquet")  # past the hash check: the schema must catch it
     code, _, err = run_cli("push", folder, "--repo-id", REPO, "--dry-run")
     assert code == 1 and "record.schema.json" in err and "maybe" in err
     assert fake.requests == []
