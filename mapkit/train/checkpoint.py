@@ -136,10 +136,39 @@ class RunLog:
 def _truncate_after(path: Path, step: int) -> None:
     if not path.is_file():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    keep = [line for line in read_log_lines(path) if line[1]["step"] <= step]
+    keep = [text for text, _ in keep]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(line + "\n" for line in keep))
     os.replace(tmp, path)
+
+
+def read_log_lines(path: Path) -> list[tuple[str, dict]]:
+    """(text, row) for each line of a run's JSONL log. A torn last line (the run was killed
+    while writing it) is dropped with a warning; a bad line before it is a ConfigError
+    naming the file and line, since that is damage, not an interrupted write."""
+    import logging
+
+    from mapkit.errors import ConfigError
+
+    lines = path.read_text("utf-8", errors="replace").splitlines()
+    out = []
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                raise ValueError("no integer 'step'")
+        except ValueError as e:
+            if number == len(lines):
+                logging.getLogger("mapkit.train").warning(
+                    "%s: dropped its torn last line %d (%d characters; the run stopped while writing it)", path, number, len(text))
+                break
+            raise ConfigError(f"{path}: line {number} is not a JSON row with a 'step' ({e}); "
+                              "fix or remove that line, or start a new run with another --out") from None
+        out.append((text, row))
+    return out
 
 
 def _clean(value):
