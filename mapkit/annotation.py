@@ -135,6 +135,26 @@ class Annotation:
         base = self.path.parent if self.path else Path.cwd()
         return (base / self.image.file).resolve()
 
+    def confined_image_path(self, images_root: str | Path | None = None) -> Path | None:
+        """``image_path`` for a build: the file must lie inside the annotation's folder (or
+        inside ``images_root``) and ``image.file`` must be relative, so a dataset never
+        copies, and a dataset's annotation copy never names, a file from elsewhere."""
+        if self.image is None:
+            return None
+        source = str(self.path) if self.path else self.city
+        hint = ("write image.file relative to the annotation's folder, or pass --images-root DIR "
+                "naming the folder that holds the maps")
+        if Path(self.image.file).is_absolute() or "\\" in self.image.file:
+            raise AnnotationError(Problem(source, "image.file", f"{self.image.file!r} is an absolute path", hint))
+        path = self.image_path()
+        roots = [(self.path.parent if self.path else Path.cwd()).resolve()]
+        if images_root is not None:
+            roots.append(Path(images_root).resolve())
+        if not any(path == root or root in path.parents for root in roots):
+            where = " or ".join(str(r) for r in roots)
+            raise AnnotationError(Problem(source, "image.file", f"{self.image.file!r} resolves to {path}, outside {where}", hint))
+        return path
+
     def line_stations_by_name(self) -> dict[str, list[str]]:
         """Line name -> ordered station display names: the mapping rewards work with."""
         return {line.name: [self.stations[s].name for s in line.station_ids] for line in self.lines}

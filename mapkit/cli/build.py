@@ -25,6 +25,8 @@ def build(
     templates: Path | None = typer.Option(None, "--templates", help="Template folder [default: $MAPKIT_TEMPLATES or templates/]."),
     keep_unreadable: bool = typer.Option(False, "--keep-unreadable", help="Keep questions naming a station or line that cannot be read off the map image (counted, not dropped)."),
     jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Processes that load, generate and render cities [default: every core]; the output does not depend on it."),
+    images_root: Path | None = typer.Option(None, "--images-root",
+                                            help="Folder that may hold map images besides the annotation's own folder."),
 ) -> None:
     """Generate questions from annotations and write a dataset folder.
 
@@ -57,7 +59,7 @@ def build(
     result = build_dataset(
         paths, target, seed=seed, counts_by_type=counts, templates_dir=templates, images=not no_images,
         skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
-        progress=True, warn=warn, keep_unreadable=keep_unreadable, jobs=jobs,
+        progress=True, warn=warn, keep_unreadable=keep_unreadable, jobs=jobs, images_root=images_root,
     )
     for report in result.reports:
         none = {t for t in report.wanted if t.startswith("Grounding") and report.made[t] == 0}

@@ -82,11 +82,11 @@ def has_coordinates(annotation: Annotation) -> bool:
     return all(annotation.stations[s].lonlat is not None or annotation.stations[s].xy is not None for s in served)
 
 
-def _map_plan(annotation: Annotation, images: bool) -> tuple[str, MapFile | None]:
+def _map_plan(annotation: Annotation, images: bool, images_root: str | Path | None = None) -> tuple[str, MapFile | None]:
     city = annotation.city
     if not images:
         return "none", None
-    path = annotation.image_path()
+    path = annotation.confined_image_path(images_root)
     if path is not None and path.is_file():
         return "image", MapFile(city, source=path)
     if has_coordinates(annotation):
@@ -212,6 +212,7 @@ def build_dataset(
     warn: Callable[[str], None] | None = None,
     keep_unreadable: bool = False,
     jobs: int | None = None,
+    images_root: str | Path | None = None,
 ) -> BuildResult:
     """Build one dataset folder from annotation files (one city each).
 
@@ -219,7 +220,8 @@ def build_dataset(
     image are dropped and counted (``BuildResult.unreadable``, ``manifest.json``);
     ``keep_unreadable`` keeps them (still counted). ``jobs`` processes (default: every
     core) load, generate, gate and render the cities (``mapkit.dataset.cities``); their
-    results are merged in file order, so the bytes written do not depend on ``jobs``."""
+    results are merged in file order, so the bytes written do not depend on ``jobs``. A map image is taken only from
+    inside its annotation's folder or ``images_root``."""
     start = time.perf_counter()
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     if not annotation_paths:
@@ -239,7 +241,8 @@ def build_dataset(
     staging = Path(out).parent / f".{Path(out).name}.maps-{os.getpid()}"
     try:
         made = run_city_jobs(paths, templates_dir, templates, seed=seed, counts=(graph_counts, grounding_counts), images=images,
-                             keep_unreadable=keep_unreadable, staging=staging, jobs=jobs, progress=progress)
+                             keep_unreadable=keep_unreadable, staging=staging, jobs=jobs, progress=progress,
+                             images_root=images_root)
         return _finish(paths, made, out, templates, seed=seed, counts_by_type=counts_by_type, images=images,
                        skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
                        progress=progress, warn=warn, keep_unreadable=keep_unreadable, start=start)

@@ -67,11 +67,11 @@ _TEMPLATES: dict[Any, TemplateSet] = {}
 
 
 def _build_city(path: Path, templates_key: Any, seed: int, counts: tuple[dict[str, int], dict[str, int]],
-                images: bool, keep_unreadable: bool, staging: Path) -> CityResult:
+                images: bool, keep_unreadable: bool, staging: Path, images_root: Path | None = None) -> CityResult:
     from mapkit.dataset.build import _city_records, _map_plan  # build decides what a city's questions are
 
     annotation = load(path)
-    source, map_file = _map_plan(annotation, images)
+    source, map_file = _map_plan(annotation, images, images_root)
     city = CityResult(annotation.city, source, map_file.source if map_file else None)
     if source == "missing":
         return city
@@ -93,10 +93,10 @@ def _build_city(path: Path, templates_key: Any, seed: int, counts: tuple[dict[st
 
 def run_city_jobs(paths: list[Path], templates_key: Any, templates: TemplateSet, *, seed: int,
                   counts: tuple[dict[str, int], dict[str, int]], images: bool, keep_unreadable: bool, staging: Path, jobs: int,
-                  progress: bool) -> list[CityResult]:
+                  progress: bool, images_root: Path | None = None) -> list[CityResult]:
     """One ``CityResult`` per path, in path order."""
     _TEMPLATES[templates_key] = templates
-    tasks = [(_build_city, (path, templates_key, seed, counts, images, keep_unreadable, staging)) for path in paths]
+    tasks = [(_build_city, (path, templates_key, seed, counts, images, keep_unreadable, staging, images_root)) for path in paths]
     return _run(tasks, jobs, progress)
 
 
