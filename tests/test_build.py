@@ -293,12 +293,17 @@ def reasonmap_annotations(tmp_path_factory):
     return folder
 
 
-def test_all_30_cities_build_with_their_real_images(run_cli, reasonmap_annotations, tmp_path):
+def test_all_30_cities_build_with_their_real_images(run_cli, reasonmap_annotations, reasonmap_dir, tmp_path):
+    # the imported annotations point at ../shared/reasonmap/maps: outside their folder, so
+    # only an explicit --images-root lets the build copy them
     code, _, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all")
+    assert code == 1 and "image.file" in err and "--images-root" in err
+    maps = ["--images-root", reasonmap_dir / "maps"]
+    code, _, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all", *maps)
     assert code == 1 and "no map for auckland, beijing" in err
 
     code, _, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", tmp_path / "all",
-                           "--skip-missing-images")
+                           "--skip-missing-images", *maps)
     assert code == 0, err
     assert "left out 13 cities" in err and "shanghai" in err
     manifest = validate_folder(tmp_path / "all")
