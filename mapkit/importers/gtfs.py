@@ -123,18 +123,17 @@ def read_feed(feed_path: str | Path):
         raise SourceError(f"{path}: GTFS feed not found (give the path of a .zip or of a folder of .txt files)")
     if path.is_file() and not zipfile.is_zipfile(path):
         raise SourceError(f"{path}: not a zip file; a GTFS feed is a .zip of stops.txt, routes.txt, trips.txt, stop_times.txt, ...")
-    if path.is_file():
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-        if "stops.txt" not in names:
-            nested = [n for n in names if n.endswith("/stops.txt")]
-            if nested:
-                raise SourceError(f"{path}: the GTFS files sit inside a folder ({nested[0]}); zip the .txt files themselves")
-    try:
-        # Only ever a local path: read_feed would try the string as a URL if the path vanished.
-        feed = gk.read_feed(path, dist_units="km")
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise SourceError(f"{path}: cannot read the GTFS feed ({e})") from None
+    import tempfile
+
+    from mapkit.importers.gtfs_files import stage_feed
+
+    with tempfile.TemporaryDirectory(prefix="mapkit-gtfs-") as tmp:
+        staged = stage_feed(path, Path(tmp) / "feed")  # only the tables used, capped (gtfs_files)
+        try:
+            # Only ever a local path: read_feed would try the string as a URL if the path vanished.
+            feed = gk.read_feed(staged, dist_units="km")
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile, UnicodeDecodeError, pd.errors.ParserError) as e:
+            raise SourceError(f"{path}: cannot read the GTFS feed ({e})") from None
     missing = [t for t in _REQUIRED if getattr(feed, t, None) is None or len(getattr(feed, t)) == 0]
     if missing:
         raise SourceError(f"{path}: GTFS feed lacks {', '.join(m + '.txt' for m in missing)} (or they are empty); "
