@@ -28,6 +28,7 @@ from typing import Any
 from mapkit.annotation import Annotation
 from mapkit.dataset import gate
 from mapkit.dataset.cities import CityResult, default_jobs, run_city_jobs
+from mapkit.dataset.crashsafe import recover, sigterm_interrupts
 from mapkit.dataset.folder import MapFile, counts, write_dataset
 from mapkit.dataset.splits import assign_splits
 from mapkit.errors import DatasetError, MapkitError
@@ -85,6 +86,8 @@ def has_coordinates(annotation: Annotation) -> bool:
 def _map_plan(annotation: Annotation, images: bool, images_root: str | Path | None = None) -> tuple[str, MapFile | None]:
     city = annotation.city
     if not images:
+        if annotation.image and Path(annotation.image.file).is_absolute():
+            annotation.confined_image_path(images_root)  # raises: the dataset's copy would name an absolute path
         return "none", None
     path = annotation.confined_image_path(images_root)
     if path is not None and path.is_file():
@@ -226,6 +229,7 @@ def build_dataset(
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     if not annotation_paths:
         raise DatasetError("no annotation files to build")
+    recover(out, warn)  # a build of `out` that died: restore its good copy, drop its leftovers
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise DatasetError(f"--jobs must be at least 1, got {jobs}")
@@ -240,12 +244,13 @@ def build_dataset(
     # Rendered maps wait here (beside the output, same file system) until the folder is written.
     staging = Path(out).parent / f".{Path(out).name}.maps-{os.getpid()}"
     try:
-        made = run_city_jobs(paths, templates_dir, templates, seed=seed, counts=(graph_counts, grounding_counts), images=images,
-                             keep_unreadable=keep_unreadable, staging=staging, jobs=jobs, progress=progress,
-                             images_root=images_root)
-        return _finish(paths, made, out, templates, seed=seed, counts_by_type=counts_by_type, images=images,
-                       skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
-                       progress=progress, warn=warn, keep_unreadable=keep_unreadable, start=start)
+        with sigterm_interrupts():  # SIGTERM removes the staged maps like Ctrl-C (crashsafe)
+            made = run_city_jobs(paths, templates_dir, templates, seed=seed, counts=(graph_counts, grounding_counts),
+                                 images=images, keep_unreadable=keep_unreadable, staging=staging, jobs=jobs,
+                                 progress=progress, images_root=images_root)
+            return _finish(paths, made, out, templates, seed=seed, counts_by_type=counts_by_type, images=images,
+                           skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
+                           progress=progress, warn=warn, keep_unreadable=keep_unreadable, start=start)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

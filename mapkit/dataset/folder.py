@@ -17,7 +17,6 @@ folder. The same records give byte-identical parquet files (pyarrow, no timestam
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import mapkit
+from mapkit.dataset.crashsafe import recover, sigterm_interrupts, staging, swap_into_place
 from mapkit.dataset.maps import write_maps_parquet
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
@@ -91,12 +91,20 @@ def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations
     out = Path(out)
     validate_records(records)
     check_split_leaks(records)
+    recover(out)
     _check_replaceable(out)
     manifest = {**manifest, "format": "mapkit-dataset", "format_version": FORMAT_VERSION,
                 "mapkit_version": mapkit.__version__, "counts": counts(records)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    tmp = staging(out, "partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    with sigterm_interrupts():  # SIGTERM cleans up like Ctrl-C (crashsafe)
+        _write_folder(tmp, out, records, annotations, maps, manifest)
+    return out
+
+
+def _write_folder(tmp: Path, out: Path, records: list[dict[str, Any]], annotations: Mapping[str, Path],
+                  maps: Iterable[MapFile], manifest: dict[str, Any]) -> None:
     try:
         (tmp / "data").mkdir(parents=True)
         (tmp / "maps").mkdir()
@@ -126,11 +134,10 @@ def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations
         from mapkit.publish.card import write_card  # reads back what was just written: counts come from the files
 
         write_card(tmp)
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
 
 
 def _copy_png(src: Path, target: Path) -> None:
@@ -150,21 +157,6 @@ def _check_replaceable(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
         raise DatasetError(f"{out} is a non-empty folder that is not a mapkit dataset (no manifest.json); "
                            "refusing to replace it: choose another --out or remove it")
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if not out.exists():
-        tmp.rename(out)
-        return
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(old, ignore_errors=True)
-    out.rename(old)
-    try:
-        tmp.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_dataset(folder: str | Path) -> dict[str, list[dict[str, Any]]]:
