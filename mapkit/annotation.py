@@ -27,6 +27,7 @@ from typing import Any, Iterator, Mapping
 
 import jsonschema
 
+from mapkit.displaynames import control_problems, name_key
 from mapkit.errors import AnnotationError, GraphError, Problem
 
 _TRANSFER_WORDS = ("transfer", "interchange", "换乘")
@@ -405,7 +406,11 @@ def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> 
                 yield err(f"stations.{sid}.codes.{line_id}", f"code {code!r} on line {line_id!r} is also given to station {other!r}",
                           "each station code names one station; fix the code of one of them")
     image = data.get("image")
-    names = Counter(s["name"].strip().casefold() for s in stations.values())
+    names = Counter(name_key(s["name"]) for s in stations.values())
+    spellings: dict[str, set[str]] = {}
+    for st in stations.values():
+        spellings.setdefault(name_key(st["name"]), set()).add(st["name"])
+    yield from control_problems(data, source)
     for sid, st in stations.items():
         where = f"stations.{sid}"
         for line_id in st.get("codes", {}):
@@ -423,8 +428,11 @@ def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> 
             yield warn(where, "station is on no line", "add it to a line's segments or delete it")
         elif len(served[sid]) == 1 and any(w in st["name"].casefold() for w in _TRANSFER_WORDS):
             yield warn(f"{where}.name", "named like a transfer but served by one line only", "check the line memberships or the name")
-        if names[st["name"].strip().casefold()] > 1:
-            yield warn(f"{where}.name", f"display name {st['name']!r} is shared with another station", "questions naming it are left out as ambiguous")
+        if names[name_key(st["name"])] > 1:
+            others = sorted(spellings[name_key(st["name"])] - {st["name"]})
+            shared = (f"display name {st['name']!r} is shared with another station" if not others else
+                      f"display name {st['name']!r} reads the same as {others[0]!r} (Unicode form, case or spaces differ)")
+            yield warn(f"{where}.name", shared, "questions naming it are left out as ambiguous")
 
     for i, line in enumerate(lines):
         for idx in line.get("uncertain_segments", []):

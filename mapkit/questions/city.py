@@ -177,4 +177,6 @@ def _bfs(adjacency: dict[str, list[str]], source: str) -> dict[str, int]:
 
 
 def _norm(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    from mapkit.displaynames import name_key  # one rule for "the same name" (NFC, case, spaces)
+
+    return name_key(name)

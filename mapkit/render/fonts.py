@@ -112,7 +112,7 @@ def check_coverage(fonts: FontSet, labels: dict[str, str], *, user_font: bool) -
     cjk = any(_is_cjk(ch) for ch in missing)
     advice = ("a font that covers Chinese, Japanese and Korean, e.g. NotoSansCJK-Regular.ttc "
               "(Debian/Ubuntu: apt install fonts-noto-cjk; then `fc-list :lang=ja` shows its path)") if cjk else \
-        "a font that covers these characters (e.g. DejaVuSans.ttf or a Noto font; `fc-list` lists installed fonts)"
+        _covering_advice(missing, fonts.path)
     where = f"the font {fonts.name}" if user_font else f"the default font ({fonts.name})"
     raise RenderError(
         f"{len(missing)} character(s) in station or line names cannot be drawn with {where}: {shown} "
@@ -124,3 +124,41 @@ def _is_cjk(ch: str) -> bool:
     cp = ord(ch)
     return (0x2E80 <= cp <= 0x9FFF or 0xAC00 <= cp <= 0xD7AF or 0xF900 <= cp <= 0xFAFF
             or 0xFF00 <= cp <= 0xFFEF or 0x20000 <= cp <= 0x3134F)
+
+
+_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts", "/Library/Fonts",
+              "/System/Library/Fonts", "C:/Windows/Fonts")
+_FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+
+
+def font_with(chars: Iterable[str], *, exclude: Path | None = None, limit: int = 400) -> Path | None:
+    """An installed font file that draws every character of ``chars`` (checked glyph by
+    glyph, as ``missing_characters`` does), or None. Looks at up to ``limit`` files."""
+    chars = list(chars)
+    seen = 0
+    for folder in _FONT_DIRS:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in _FONT_SUFFIXES):
+            if exclude is not None and path.resolve() == exclude.resolve():
+                continue
+            seen += 1
+            if seen > limit:
+                return None
+            try:
+                if not FontSet(path).missing_characters(chars):
+                    return path
+            except (OSError, ValueError):  # bitmap-only or unreadable fonts
+                continue
+    return None
+
+
+def _covering_advice(missing: list[str], current: Path | None) -> str:
+    # Never suggest a font without checking it has the glyphs (the font in use lacks them).
+    found = font_with(missing, exclude=current)
+    if found is not None:
+        return f"a font that has these characters, e.g. {found} (installed here)"
+    return ("a font that has these characters; none of the fonts installed here has them all "
+            "(install one, or use names without them)")
+

@@ -36,7 +36,7 @@ from typing import Any
 from mapkit.errors import RewardError
 from mapkit.frames import GROUNDING_TYPES, box_to_frame, frame_size, seen_size, to_frame
 from mapkit.rewards.names import line_key, normalize
-from mapkit.rewards.parse import find_box
+from mapkit.rewards.parse import find_box, literal_names
 
 CORRECT = 10.0
 FORMAT = 1.0
@@ -107,10 +107,11 @@ def _unwrap(content: str) -> str:
     return s.rstrip(".").strip()
 
 
-def read_answer(text: str, shape: str) -> tuple[Any, str]:
+def read_answer(text: str, shape: str, names: tuple[str, ...] = ()) -> tuple[Any, str]:
     """(answer, reason): a box as 4 floats, a point as 2, a name as a string; None and
-    why when there is no single admissible answer. ``shape``: box | point | name."""
-    boxes = find_box(text)
+    why when there is no single admissible answer. ``shape``: box | point | name.
+    ``names`` (``parse.literal_names``) are read as text, so braces in them never end a box."""
+    boxes = find_box(text, names)
     if boxes.count == 0:
         return None, "no \\boxed{} answer"
     if boxes.count > 1:
@@ -151,7 +152,8 @@ def grade(text: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """format / correct / detail (before alpha) / parsed / reason / iou of one answer."""
     goal = target(record)
     shape = "box" if "box" in goal else "point" if "point" in goal else "name"
-    value, reason = read_answer(text, shape)
+    names = literal_names([record.get("station_1"), record.get("station_2"), record.get("line"), goal.get("name")])
+    value, reason = read_answer(text, shape, names)
     out = {"format": 0.0, "correct": 0.0, "detail": 0.0, "parsed": value, "reason": reason, "iou": None}
     if value is None:
         if shape == "box":

@@ -59,6 +59,13 @@ class LineIndex:
         return {name: frozenset(paper_clean(s) for s in stations) for name, stations in self.lines.items()}
 
     @cached_property
+    def literal_names(self) -> tuple[str, ...]:
+        """Line and station names with box syntax in them (parse.literal_names)."""
+        from mapkit.rewards.parse import literal_names
+
+        return literal_names([*self.lines, *(s for stations in self.lines.values() for s in stations)])
+
+    @cached_property
     def norm_lists(self) -> dict[str, tuple[str, ...]]:
         return {name: tuple(normalize(s) for s in stations) for name, stations in self.lines.items()}
 

@@ -29,7 +29,7 @@ from mapkit.errors import RewardError
 from mapkit.rewards.lines import index_for
 from mapkit.rewards.names import normalize
 from mapkit.rewards.parse import as_text
-from mapkit.rewards.score import _valid_route, check_record, planning_sections, route_form, via_credit
+from mapkit.rewards.score import _valid_route, check_record, names_as_text, planning_sections, route_form, via_credit
 
 SHORT_CAP, SHORT_MAX = 10.0, 20.0  # partial credit cap, and cap + the bonus of a correct answer
 LONG_CAP, LONG_MAX = 20.0, 40.0
@@ -72,7 +72,7 @@ def map_score(completion: Any, record: Mapping[str, Any], lines: Mapping[str, Se
     form = route_form(record)
     cap, maximum = (SHORT_CAP, SHORT_MAX) if form == "short" else (LONG_CAP, LONG_MAX)
     index = index_for(lines)
-    sections, _ = planning_sections(as_text(completion))
+    sections, _ = planning_sections(as_text(completion), names_as_text(record, index))
     if not sections:
         return MapScore(0.0, maximum, form, False, False, 0.0, 0.0)
     route = [(index.resolve(s.route), normalize(s.departure or ""), normalize(s.arrival or "")) for s in sections]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,18 +62,41 @@ _BOX_OPEN = re.compile(r"\\boxed\s*\{", re.IGNORECASE)
 _EMPTY_THEN_GROUP = re.compile(r"\}\s*\{")
 
 
-def find_box(text: str) -> Boxes:
+_SYNTAX = re.compile(r"[{}\\]")
+
+
+def literal_names(names: Iterable[Any]) -> tuple[str, ...]:
+    """The names among ``names`` that contain box syntax (``{``, ``}``, a backslash),
+    longest first: what ``find_box`` must read as plain text."""
+    found = {n for n in names if isinstance(n, str) and n and _SYNTAX.search(n)}
+    return tuple(sorted(found, key=lambda n: (-len(n), n)))
+
+
+def _mask(text: str, names: tuple[str, ...]) -> str:
+    # Same length, no braces: box positions found in the masked text are valid in the
+    # original, whose content (names included) is then read unchanged.
+    for name in names:
+        if name in text:
+            text = text.replace(name, "_" * len(name))
+    return text
+
+
+def find_box(text: str, names: tuple[str, ...] = ()) -> Boxes:
     r"""Count the answer boxes and read the content of the only one.
 
     "\boxed{}" alone echoes the format and is not counted; "\boxed{}{X}" puts its
     answer in the group after the empty braces, so it counts (as X). Every spelling
-    counts towards the number of boxes, but only "\boxed{" is read.
+    counts towards the number of boxes, but only "\boxed{" is read. Braces are matched
+    by depth, and occurrences of ``names`` (station and line names of the map, from
+    ``literal_names``) are plain text: a "}" or "\boxed{" inside a name neither ends
+    nor opens a box.
     """
+    scan = _mask(text, names) if names else text
     count, start, exact = 0, -1, False
-    for m in _BOX_OPEN.finditer(text):
+    for m in _BOX_OPEN.finditer(scan):
         at = m.end()
-        if text.startswith("}", at):
-            group = _EMPTY_THEN_GROUP.match(text, at)
+        if scan.startswith("}", at):
+            group = _EMPTY_THEN_GROUP.match(scan, at)
             if group is None:
                 continue  # an empty echo of the format
             at = group.end()
@@ -81,7 +104,7 @@ def find_box(text: str) -> Boxes:
         start, exact = at, m.group() == "\\boxed{"
     if count != 1 or not exact:  # a lone misspelt box still blocks a hedge but earns nothing
         return Boxes(count, None)
-    end = _matching_brace(text, start)
+    end = _matching_brace(scan, start)
     return Boxes(1, text[start:end] if end != -1 else None)
 
 

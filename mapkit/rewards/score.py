@@ -18,7 +18,7 @@ from mapkit.errors import RewardError
 from mapkit.rewards import grounding, paper
 from mapkit.rewards.lines import LineIndex, index_for
 from mapkit.rewards.names import normalize
-from mapkit.rewards.parse import KINDS, admissible, as_text, find_box, parse_route, phrase_answers, stops_list
+from mapkit.rewards.parse import KINDS, admissible, as_text, find_box, literal_names, parse_route, phrase_answers, stops_list
 from mapkit.vocab import ALL_TYPES as TYPES
 from mapkit.vocab import REWARD_CITY_WEIGHTS as CITY_WEIGHT
 from mapkit.vocab import REWARD_MODES as MODES
@@ -269,9 +269,18 @@ def _paper_planning(text: str, record: Mapping[str, Any], index: LineIndex, weig
 
 # --------------------------------------------------------------------------- default mode
 
-def _choice_answer(text: str, kind: str) -> tuple[str | None, bool, str]:
+def names_as_text(record: Mapping[str, Any], index: LineIndex | None) -> tuple[str, ...]:
+    """Names the box search must read as plain text: the record's stations and line, and
+    with the map every line and station name that holds box syntax."""
+    own = literal_names([record.get("station_1"), record.get("station_2"), record.get("line")])
+    if index is None or not index.literal_names:
+        return own
+    return literal_names([*own, *index.literal_names])
+
+
+def _choice_answer(text: str, kind: str, names: tuple[str, ...] = ()) -> tuple[str | None, bool, str]:
     """(admissible answer or None, well-formed for R_format, reason)."""
-    boxes = find_box(text)
+    boxes = find_box(text, names)
     if boxes.count > 1:
         return None, False, f"{boxes.count} boxed answers (a hedge earns nothing)"
     if boxes.count == 1:
@@ -300,7 +309,7 @@ def _truth_text(record: Mapping[str, Any]) -> str:
 
 def _default_choice(text: str, record: Mapping[str, Any], index: LineIndex | None, weight: float, use_detail: bool) -> Breakdown:
     kind = record["type"]
-    value, well_formed, reason = _choice_answer(text, KINDS[kind])
+    value, well_formed, reason = _choice_answer(text, KINDS[kind], names_as_text(record, index))
     right = value is not None and value == _truth_text(record)
     detail = 0.0
     if kind == "Counting1" and use_detail and well_formed:
@@ -340,11 +349,11 @@ def _counting1_detail(stops: list[str], record: Mapping[str, Any], index: LineIn
     return max(DETAIL_FLOOR, min(total, DETAIL_CAP))
 
 
-def planning_sections(text: str) -> tuple[list[Any] | None, str]:
+def planning_sections(text: str, names: tuple[str, ...] = ()) -> tuple[list[Any] | None, str]:
     """Default mode's reading of a route answer: the sections of the one ``\\boxed{}``,
     else of the whole completion; (None, reason) for a hedge (several boxes) or an
-    unbalanced box."""
-    boxes = find_box(text)
+    unbalanced box. ``names`` (``names_as_text``) are read as text, never as braces."""
+    boxes = find_box(text, names)
     if boxes.count > 1:
         return None, f"{boxes.count} boxed answers"
     if boxes.count == 1 and boxes.content is None:
@@ -353,7 +362,7 @@ def planning_sections(text: str) -> tuple[list[Any] | None, str]:
 
 
 def _default_planning(text: str, record: Mapping[str, Any], index: LineIndex, weight: float, use_detail: bool) -> Breakdown:
-    sections, why = planning_sections(text)
+    sections, why = planning_sections(text, names_as_text(record, index))
     if sections is None:
         return _finish(0.0, 0.0, 0.0, weight, parsed=None, valid=False, reason=why)
     parsed = [s.as_dict() for s in sections]
