@@ -112,3 +112,34 @@ def test_slug_check_is_one_function():
     for city in BAD_CITIES:
         with pytest.raises(MapkitError):
             check_city(city)
+
+
+def test_a_folder_named_like_a_template_file_is_a_clear_error(run_cli, tmp_path):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    (templates / "zz.json").mkdir()
+    code, _, err = run_cli("build", "--city", "mini", "--annotations", MINI.parent, "--out", tmp_path / "ds",
+                           "--templates", templates, "--no-images")
+    assert code == 1 and "zz.json: named like a template file but is not a regular file" in err
+    assert "Traceback" not in err and not (tmp_path / "ds").exists()
+
+
+def test_a_409_on_a_read_does_not_talk_about_tags(monkeypatch, tmp_path):
+    import httpx2
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from mapkit.errors import HubError
+    from mapkit.hub import plan_push
+
+    def conflict(*args, **kwargs):
+        response = httpx2.Response(409, request=httpx2.Request("GET", "http://127.0.0.1/api/datasets/org/x"))
+        raise HfHubHTTPError("409 Conflict: busy", response=response)
+
+    monkeypatch.setattr(HfApi, "repo_info", conflict)
+    with pytest.raises(HubError) as e:
+        plan_push(tmp_path, "org/x", endpoint="http://127.0.0.1:9", token="t")
+    assert "409" in str(e.value) and "reading org/x@main" in str(e.value) and "tag" not in str(e.value)
+    assert e.value.exit_code == 3

@@ -79,6 +79,16 @@ def templates_dir(directory: str | Path | None = None) -> Path:
     return Path(mapkit.__file__).resolve().parents[1] / "templates"
 
 
+def _read_template_file(file: Path) -> bytes:
+    if not file.is_file():
+        raise TemplateError(f"{file}: named like a template file but is not a regular file (a folder?); "
+                            "rename or move it out of the templates folder")
+    try:
+        return file.read_bytes()
+    except OSError as e:
+        raise TemplateError(f"{file}: cannot be read ({e.strerror}); check its permissions") from None
+
+
 def load_templates(directory: str | Path | None = None) -> TemplateSet:
     """Load and check every ``*.json`` template file of the folder."""
     folder = templates_dir(directory)
@@ -90,7 +100,7 @@ def load_templates(directory: str | Path | None = None) -> TemplateSet:
     seen: dict[str, str] = {}
     hashes = {}
     for file in files:
-        raw = file.read_bytes()
+        raw = _read_template_file(file)
         hashes[file.name] = hashlib.sha256(raw).hexdigest()
         for template in _parse_file(raw, file.name):
             if template.id in seen:
