@@ -87,3 +87,22 @@ def test_a_leftover_of_a_live_process_is_left_alone(good, tmp_path):
     live.mkdir()
     recover(good)
     assert live.is_dir()
+
+
+def test_killed_right_after_the_atomic_exchange_the_target_holds_the_new_folder(good, tmp_path):
+    from mapkit.dataset.crashsafe import _exchange
+
+    a, b = tmp_path / "probe-a", tmp_path / "probe-b"
+    a.mkdir(), b.mkdir()
+    (a / "x").touch()
+    if not _exchange(a, b):
+        pytest.skip("this file system has no atomic exchange (renameat2); the two-rename path is tested above")
+    assert (b / "x").exists() and not (a / "x").exists()
+    a.rmdir(), (b / "x").unlink(), b.rmdir()
+    result = build(good, crash="after-exchange", seed=2)
+    assert result.returncode == -signal.SIGKILL
+    assert seed_of(good) == 2  # never absent: old, then new, in one step
+    assert any(n.startswith(".ds.partial-") for n in leftovers(tmp_path))  # the old folder, to delete
+    ok = build(good, seed=5)
+    assert ok.returncode == 0 and seed_of(good) == 5
+    assert leftovers(tmp_path) == [".other.partial-1"]

@@ -1,10 +1,12 @@
 """Crash safety of a dataset folder's replacement (``write_dataset``'s last step).
 
-A build writes into ``.NAME.partial-PID`` beside the target, then moves the old folder
-to ``.NAME.old-PID``, the new one to ``NAME``, and deletes the old one. What a crash can
-leave, and what the next build does about it (``recover``):
+A build writes into ``.NAME.partial-PID`` beside the target, then exchanges it with the
+target in one step where the system can (Linux ``renameat2``), leaving the old folder in
+``.NAME.partial-PID`` to delete. Elsewhere it moves the old folder to ``.NAME.old-PID``,
+the new one to ``NAME``, and deletes the old one. What a crash can leave, and what the
+next build does about it (``recover``):
 
-- killed while writing: a stale ``.NAME.partial-PID`` -> deleted;
+- killed while writing, or after the exchange: a stale ``.NAME.partial-PID`` -> deleted;
 - killed between the two renames: no ``NAME``, the good copy in ``.NAME.old-PID`` ->
   renamed back to ``NAME``, so the target again holds the old folder;
 - killed after them: a stale ``.NAME.old-PID`` -> deleted.
@@ -12,8 +14,9 @@ leave, and what the next build does about it (``recover``):
 Only folders of that exact form whose process is gone are touched. SIGTERM is turned
 into ``BuildInterrupted`` (exit 143) while the folder is written, so it cleans up like Ctrl-C.
 
-Test hook: ``MAPKIT_TEST_CRASH=before-swap|between-renames`` SIGKILLs the process at that
-point; ``MAPKIT_TEST_CRASH=term-before-swap`` sends it SIGTERM instead.
+Test hook: ``MAPKIT_TEST_CRASH=before-swap|after-exchange|between-renames`` SIGKILLs the
+process at that point (``between-renames`` takes the two-rename path);
+``MAPKIT_TEST_CRASH=term-before-swap`` sends it SIGTERM instead.
 """
 from __future__ import annotations
 
@@ -107,15 +110,36 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the
+    system or file system cannot, and the caller falls back to two renames."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 def swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the finished ``tmp``: old -> ``.old-PID``, tmp -> out, delete old."""
+    """Replace ``out`` by the finished ``tmp``. Where the system can, in one atomic
+    exchange (the old folder lands in ``tmp`` and is deleted); elsewhere old ->
+    ``.old-PID``, tmp -> out, delete old, with ``recover`` for a death in between."""
     if not out.exists():
         crash_hook("before-swap")
         tmp.rename(out)
         return
+    crash_hook("before-swap")
+    # the between-renames hook tests the fallback, so it skips the exchange
+    if os.environ.get("MAPKIT_TEST_CRASH") != "between-renames" and _exchange(tmp, out):
+        crash_hook("after-exchange")
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     old = staging(out, "old")
     shutil.rmtree(old, ignore_errors=True)
-    crash_hook("before-swap")
     out.rename(old)
     try:
         crash_hook("between-renames")
