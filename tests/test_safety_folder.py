@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from test_train_support import built_mini, no_lines, toy_reward
 
 PARQUET = "data/train-00000-of-00001.parquet"

@@ -30,7 +30,12 @@ def test_an_unused_huge_member_is_never_decompressed(tmp_path, monkeypatch):
     assert feed.stat().st_size < 2_000_000
     opened = []
     real_open = zipfile.ZipFile.open
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(getattr(name, "filename", name)) or real_open(self, name, *a, **k))
+
+    def spy(self, name, *args, **kwargs):
+        opened.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
     result = import_gtfs(feed, "demo", tmp_path / "out")
     assert result.path.is_file()
     assert "shapes.txt" not in opened and set(opened) <= {f"{t}.txt" for t in gtfs_files.TABLES}

@@ -105,8 +105,8 @@ def test_city_must_be_a_slug_in_every_command(run_cli, tmp_path, monkeypatch, ci
 
 
 def test_slug_check_is_one_function():
-    from mapkit.slugs import check_city
     from mapkit.errors import MapkitError
+    from mapkit.slugs import check_city
 
     assert check_city("new_york") == "new_york"
     for city in BAD_CITIES:
@@ -132,7 +132,7 @@ def test_a_409_on_a_read_does_not_talk_about_tags(monkeypatch, tmp_path):
     from huggingface_hub.errors import HfHubHTTPError
 
     from mapkit.errors import HubError
-    from mapkit.hub import plan_push
+    from mapkit.publish.hub import plan_push
 
     def conflict(*args, **kwargs):
         response = httpx2.Response(409, request=httpx2.Request("GET", "http://127.0.0.1/api/datasets/org/x"))

@@ -95,7 +95,7 @@ def test_braces_and_boxed_in_names_never_change_the_default_verdict(tmp_path):
             wrong = "no" if r["answer_text"] == "yes" else "yes"
             assert breakdown(mention + f"\\boxed{{{wrong}}}", r, lines).correct == 0
             # a real second box is still a hedge
-            assert breakdown(mention + f"\\boxed{{yes}} \\boxed{{no}}", r, lines).correct == 0
+            assert breakdown(mention + "\\boxed{yes} \\boxed{no}", r, lines).correct == 0
 
 
 def test_plain_names_give_the_same_verdicts(tmp_path):
@@ -105,7 +105,7 @@ def test_plain_names_give_the_same_verdicts(tmp_path):
     plain, plain_lines = records_and_lines(tmp_path, {})
     syntax, syntax_lines = records_and_lines(tmp_path, SYNTAX_NAMES)
     assert len(plain) == len(syntax)
-    for p, s in zip(plain, syntax):
+    for p, s in zip(plain, syntax, strict=True):
         for mode in ("default",):
             text_p = p["answer_text"] if p["type"] == "planning" else f"\\boxed{{{p['answer_text']}}}"
             text_s = s["answer_text"] if s["type"] == "planning" else f"\\boxed{{{s['answer_text']}}}"

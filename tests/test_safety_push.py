@@ -11,14 +11,16 @@ import json
 import os
 
 import pytest
-
+import test_hub
 from fakehub import make_dataset_folder
-from test_hub import REPO, fake  # noqa: F401  (the fake Hub fixture)
+
+REPO = test_hub.REPO
+fake = test_hub.fake  # the fake Hub fixture of test_hub
 
 
 @pytest.fixture
 def folder(tmp_path):
-    from mapkit.card import write_card
+    from mapkit.publish.card import write_card
 
     out = make_dataset_folder(tmp_path / "out")
     write_card(out)

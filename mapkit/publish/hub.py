@@ -26,7 +26,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from mapkit.errors import DatasetError, HubError, HubUnreachableError
 
