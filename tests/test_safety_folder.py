@@ -36,6 +36,7 @@ def truncate(path: Path) -> None:
 def consumers(folder: Path, tmp_path: Path) -> dict[str, list]:
     return {
         "export": ["export", folder, "--format", "jsonl", "--out", tmp_path / "sft.jsonl"],
+        "export-reasonmap": ["export", folder, "--format", "reasonmap", "--out", tmp_path / "released"],
         "push": ["push", folder, "--repo-id", "org/x", "--dry-run"],
         "train": ["train", "--data", folder, "--model", "tiny", "--out", tmp_path / "run", "--max-steps", 1,
                   "--prompts-per-step", 2, "--num-generations", 2, "--max-pixels", 3136, "--max-new-tokens", 4, "--no-progress"],
@@ -48,11 +49,12 @@ def expect_refused(run_cli, args, named: str, tmp_path: Path) -> str:
     assert code == 1, (args[0], out, err)
     assert "Traceback" not in err and named in err, (args[0], err)
     assert not (tmp_path / "run").exists() and not (tmp_path / "eval.json").exists() and not (tmp_path / "sft.jsonl").exists()
+    assert not (tmp_path / "released").exists()
     return err
 
 
 @pytest.mark.train
-@pytest.mark.parametrize("command", ["export", "push", "train", "eval"])
+@pytest.mark.parametrize("command", ["export", "export-reasonmap", "push", "train", "eval"])
 def test_truncated_parquet_is_refused_by_every_consumer(built, tmp_path, run_cli, command):
     truncate(built / PARQUET)
     err = expect_refused(run_cli, consumers(built, tmp_path)[command], PARQUET, tmp_path)
@@ -60,7 +62,7 @@ def test_truncated_parquet_is_refused_by_every_consumer(built, tmp_path, run_cli
 
 
 @pytest.mark.train
-@pytest.mark.parametrize("command", ["export", "push", "train", "eval"])
+@pytest.mark.parametrize("command", ["export", "export-reasonmap", "push", "train", "eval"])
 def test_truncated_parquet_with_a_matching_manifest_is_refused_as_unreadable(built, tmp_path, run_cli, command):
     truncate(built / PARQUET)
     rehash(built, PARQUET)  # even a manifest that vouches for the damage does not make it readable
@@ -69,7 +71,7 @@ def test_truncated_parquet_with_a_matching_manifest_is_refused_as_unreadable(bui
 
 
 @pytest.mark.train
-@pytest.mark.parametrize("command", ["export", "push", "train", "eval"])
+@pytest.mark.parametrize("command", ["export", "export-reasonmap", "push", "train", "eval"])
 def test_annotation_edited_after_the_build_is_refused(built, tmp_path, run_cli, command):
     path = built / "annotations" / "mini.json"
     data = json.loads(path.read_text("utf-8"))
