@@ -159,3 +159,17 @@ def test_glyph_hint_names_no_font_when_none_has_it(tmp_path, monkeypatch):
     text = str(e.value)
     assert "none of the fonts installed here has them" in text
     assert ".ttf" not in text.split("cannot be drawn with")[1].split(":", 1)[1]  # no font file recommended
+
+
+@pytest.mark.parametrize("name", ["Bra}vo", "Al{pha}", "C\\boxed{x}", "F{o\\boxed{"])
+def test_grounding_names_with_box_syntax_are_read_as_text(name):
+    from mapkit.rewards import breakdown
+
+    record = {"id": "g", "type": "Grounding2", "answer": -1, "station_1": name, "station_2": None, "line": None,
+              "difficulty_city": "easy", "question_transfer_count": 0, "answer_text": name,
+              "frame": {"width": 400, "height": 300},
+              "program": json.dumps({"op": "read_label", "args": {"point": [20, 30]}, "result": "b"})}
+    assert breakdown(f"The label reads {name}. \\boxed{{{name}}}", record).correct == 10
+    assert breakdown("\\boxed{Charlie}", record).correct == 0
+    line = {**record, "type": "Grounding3", "station_1": None, "line": f"{name} Line", "answer_text": f"{name} Line"}
+    assert breakdown(f"\\boxed{{{name} Line}}", line).correct == 10
