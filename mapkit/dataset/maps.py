@@ -80,7 +80,7 @@ def read_maps(folder: Path | str, *, with_images: bool = False) -> list[dict[str
 def check_maps(folder: Path, records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Problems with the maps parquet against the questions: a row per map they use, no
     other, each embedded image whole. (That the PNGs and the parquet are the files the
-    build wrote is the manifest's sha256 check, in ``mapkit.publish.hub.validate_folder``.)"""
+    build wrote is the manifest's sha256 check, in ``mapkit.dataset.check.validate_folder``.)"""
     folder = Path(folder)
     wanted = {r["map_id"]: r["figure"] for r in records if r.get("figure")}
     if not wanted:
