@@ -113,12 +113,24 @@ def test_validation_refuses_a_folder_whose_maps_config_is_missing_or_wrong(tmp_p
     out = tmp_path / "ds"
     build_dataset([mini_with_image], out)
     validate_folder(out)
+
+    def listed(digest):  # what manifest.json says of the maps parquet (None: not listed)
+        manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+        manifest["files"].pop(MAPS_FILE, None)
+        if digest:
+            manifest["files"][MAPS_FILE] = digest
+        (out / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
     table = pq.read_table(out / MAPS_FILE)
     (out / MAPS_FILE).unlink()
+    with pytest.raises(DatasetError, match="maps-00000-of-00001.parquet: listed in manifest.json but missing"):
+        validate_folder(out)
+    listed(None)  # a manifest that does not list it either: the maps check still wants it
     with pytest.raises(DatasetError, match="maps-00000-of-00001.parquet is missing"):
         validate_folder(out)
     renamed = table.set_column(0, "map_id", pa.array(["elsewhere"]))
     pq.write_table(renamed, out / MAPS_FILE)
+    listed(hashlib.sha256((out / MAPS_FILE).read_bytes()).hexdigest())  # past the hash check
     with pytest.raises(DatasetError, match="no row for map 'mini'"):
         validate_folder(out)
 
