@@ -74,7 +74,8 @@ def main() -> None:
             import_reasonmap(args.reasonmap / "stations", tmp / "ann", args.reasonmap / "maps")
             print(f"import of the 30 ReasonMap cities: {time.perf_counter() - start:.2f} s")
             paths = sorted((tmp / "ann").glob("*.json"))
-            both("--all --skip-missing-images (real images)", paths, tmp / "img", args.jobs, skip_missing_images=True)
+            both("--all --skip-missing-images (real images)", paths, tmp / "img", args.jobs, skip_missing_images=True,
+                 images_root=args.reasonmap / "maps")
             both("--all --no-images (defaults)", paths, tmp / "text", args.jobs, images=False)
             both(f"--all --no-images --per-type {args.per_type}", paths, tmp / "scale", args.jobs, images=False,
                  counts_by_type=resolve_counts(args.per_type))

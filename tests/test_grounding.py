@@ -205,7 +205,8 @@ def test_reasonmap_cities_have_no_xy_so_no_grounding(reasonmap_dir, tmp_path, mi
         assert all(s.xy is None for s in a.stations.values())
         assert scene_from_xy(a, image_size(a.image_path())) is None
     # a build over such a city and a rendered one: Grounding comes from the rendered map only
-    result = build_dataset([tmp_path / "cities" / "oslo.json", mini_path], tmp_path / "out", counts_by_type={"Grounding1": 4})
+    result = build_dataset([tmp_path / "cities" / "oslo.json", mini_path], tmp_path / "out", counts_by_type={"Grounding1": 4},
+                           images_root=reasonmap_dir / "maps")  # the imported maps live outside cities/
     assert {r["city"] for r in result.records} == {"mini"}
     oslo = next(r for r in result.reports if r.city == "oslo")
     assert oslo.made["Grounding1"] == 0 and oslo.dropped["Grounding1", "the map image has no station positions (annotation xy)"] == 4
