@@ -80,13 +80,18 @@ def test_sigterm_cleans_up_like_ctrl_c(good, tmp_path):
     assert leftovers(tmp_path) == [".other.partial-1"]
 
 
-def test_a_leftover_of_a_live_process_is_left_alone(good, tmp_path):
+def test_a_leftover_of_a_live_process_is_left_alone_a_dead_ones_removed(good, tmp_path):
     from mapkit.dataset.crashsafe import recover
 
     live = tmp_path / f".ds.partial-{os.getppid()}"  # our parent process is alive
     live.mkdir()
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = [tmp_path / f".ds.{kind}-{int(done.stdout)}" for kind in ("partial", "maps", "old")]
+    for path in dead:
+        path.mkdir()
     recover(good)
-    assert live.is_dir()
+    assert live.is_dir() and not any(p.exists() for p in dead)
+    assert (tmp_path / ".other.partial-1").is_dir() and seed_of(good) == 1
 
 
 def test_killed_right_after_the_atomic_exchange_the_target_holds_the_new_folder(good, tmp_path):

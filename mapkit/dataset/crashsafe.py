@@ -6,7 +6,8 @@ target in one step where the system can (Linux ``renameat2``), leaving the old f
 the new one to ``NAME``, and deletes the old one. What a crash can leave, and what the
 next build does about it (``recover``):
 
-- killed while writing, or after the exchange: a stale ``.NAME.partial-PID`` -> deleted;
+- killed while writing, or after the exchange: a stale ``.NAME.partial-PID`` -> deleted
+  (as is ``.NAME.maps-PID``, where a build stages rendered maps);
 - killed between the two renames: no ``NAME``, the good copy in ``.NAME.old-PID`` ->
   renamed back to ``NAME``, so the target again holds the old folder;
 - killed after them: a stale ``.NAME.old-PID`` -> deleted.
