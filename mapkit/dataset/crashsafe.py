@@ -47,7 +47,7 @@ def staging(out: Path, kind: str) -> Path:
 
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
-        return False  # ours are stale by definition: this process has not made them yet
+        return True  # ours are in use (the build stages maps before it writes the folder)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
