@@ -82,7 +82,7 @@ def run_mapkit(data: Path, model_dir: Path, steps: int, out: Path) -> dict:
     cfg = GRPOConfig(data=str(data), model=str(model_dir), out=str(out), curriculum="shuffled", max_steps=steps, seed=SEED,
                      prompts_per_step=PROMPTS, num_generations=G, micro_batch_size=PROMPTS * G, max_new_tokens=NEW_TOKENS,
                      max_pixels=PIXELS, min_pixels=56 * 56, lr=LR, beta=BETA, entropy_coef=ENTROPY, stage_steps=0, save_every=0,
-                     gradient_checkpointing=False, dtype="float32", progress=False, log_completions=0)
+                     gradient_checkpointing=False, dtype="float32", progress=False, log_completions=0, loss_agg="token-mean")
     stamps, tokens = [], []
 
     def progress(row: dict) -> None:
@@ -99,7 +99,8 @@ def run_trl(data: Path, model_dir: Path, steps: int, out: Path) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
     from mapkit.rewards.trl import reward_function
-    from mapkit.train.rollout import load_map, patch_factor, placeholder_ids
+    from mapkit.train.generation import placeholder_ids
+    from mapkit.train.rollout import load_map, patch_factor
 
     start = time.perf_counter()
     processor = AutoProcessor.from_pretrained(model_dir)

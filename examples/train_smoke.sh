@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CPU smoke run of the whole RewardMap curriculum with the tiny model (well under a
 # minute on a laptop): build a dataset, train all four stages, stop, resume, load the
-# checkpoint back. The tiny model's answers are noise; this checks the pipeline.
+# checkpoint back. The tiny model learns the answer formats in a short warm-up and then
+# earns some reward; it checks the pipeline, it learns nothing about maps (README, "The smoke model").
 #
 #   bash examples/train_smoke.sh            # uses out/tokyo (built if missing)
 #   DATA=out/mini bash examples/train_smoke.sh

@@ -1,6 +1,6 @@
 """Every failure a user can cause is a MapkitError; the CLI prints it and exits.
 
-Exit codes follow DESIGN.md: 1 invalid input, 2 usage, 3 network/Hub failure.
+Exit codes (README.md): 1 invalid input, 2 usage, 3 network/Hub failure.
 """
 from __future__ import annotations
 

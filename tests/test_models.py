@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from mapkit.train.config import GRPOConfig
-from mapkit.train.models import load_policy, tiny_model, tiny_processor, vision_tower
+from mapkit.train.models import Precision, load_policy, resolve_precision, tiny_model, tiny_processor, vision_tower
 from mapkit.train.rollout import build_prompt
 
 pytestmark = pytest.mark.train
@@ -93,3 +93,68 @@ def test_tiny_saved_in_save_pretrained_form_loads_as_a_local_model(tmp_path):
     assert policy.processor.tokenizer.chat_template == processor.tokenizer.chat_template
     assert policy.model.is_activation_checkpointing
     assert "SMOKE" not in policy.description
+
+
+def test_precision_resolution_gpu_default_is_fp32_master_weights_with_bf16_compute():
+    cuda, cpu = torch.device("cuda"), CPU
+    assert resolve_precision("auto", cuda) == Precision(torch.float32, torch.bfloat16)  # the release's FSDP mixed precision
+    assert resolve_precision("bf16-mixed", cpu) == Precision(torch.float32, torch.bfloat16)
+    assert resolve_precision("auto", cpu) == Precision(torch.float32, None)
+    assert resolve_precision("bfloat16", cuda) == Precision(torch.bfloat16, None)
+    assert resolve_precision("auto", cuda, training=False) == Precision(torch.bfloat16, None)  # evaluation: nothing to update
+
+
+def test_bf16_mixed_keeps_float32_master_weights_and_computes_in_bf16(caplog):
+    with caplog.at_level("WARNING", logger="mapkit.train"):
+        policy = load_policy(GRPOConfig(model="tiny", dtype="bf16-mixed", beta=0.01), CPU)
+    assert "round away" not in caplog.text  # no warning for the release's precision
+    assert {p.dtype for p in policy.model.parameters()} == {torch.float32}  # what the optimizer updates
+    assert {p.dtype for p in policy.ref_model.parameters()} == {torch.bfloat16}  # frozen: held in the compute dtype
+    linear = policy.model.lm_head
+    x = torch.randn(2, linear.in_features)
+    with policy.autocast():
+        assert linear(x).dtype == torch.bfloat16
+    assert linear(x).dtype == torch.float32
+    with caplog.at_level("WARNING", logger="mapkit.train"):
+        pure = load_policy(GRPOConfig(model="tiny", dtype="bfloat16", beta=0.0), CPU)
+    assert {p.dtype for p in pure.model.parameters()} == {torch.bfloat16}
+    assert "--dtype bf16-mixed" in caplog.text and "round away" in caplog.text
+
+
+def test_warmup_teaches_formats_with_random_values_never_the_answer(tmp_path):
+    """The targets come from the type's admissible values, whatever the record's answer."""
+    import random
+
+    from mapkit.train.warmup import format_target
+
+    rng = random.Random(0)
+    torf = {"type": "TorF1", "answer": 1, "answer_text": "yes"}
+    assert {format_target(torf, rng, []) for _ in range(50)} == {"\\boxed{yes}", "\\boxed{no}"}
+    c1 = {"type": "Counting1", "answer": 2, "options": [4, 5, 6, 7]}
+    assert {format_target(c1, rng, []) for _ in range(80)} == {f"\\boxed{{{x}}}" for x in "ABCD"}
+    c3 = {"type": "Counting3", "answer": 3, "city_line_count": 3}
+    assert {format_target(c3, rng, []) for _ in range(60)} == {"\\boxed{1}", "\\boxed{2}", "\\boxed{3}"}
+    plan = format_target({"type": "planning", "station_1": "Alpha", "station_2": "Central"}, rng, ["Red Line"])
+    assert plan.startswith("Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\nNumber of Via Stops: ")
+
+
+def test_warmup_moves_the_tiny_model_deterministically_and_leaves_global_rng_alone(tmp_path):
+    from test_train_support import write_dataset
+
+    from mapkit.train.rollout import load_data
+    from mapkit.train.warmup import warm_up
+
+    data = load_data(str(write_dataset(tmp_path / "d", per_type=2)))
+    cfg = GRPOConfig(model="tiny", max_pixels=56 * 56, min_pixels=56 * 56, max_new_tokens=16)
+    torch.manual_seed(7)
+    expected = torch.rand(1)  # the global stream as it would be without a warm-up
+    weights = []
+    for _ in range(2):
+        processor = tiny_processor(cfg.min_pixels, cfg.max_pixels)
+        model = tiny_model(processor, 0)
+        torch.manual_seed(7)
+        warm_up(model, processor, data.records, data.root, cfg, steps=3, device=CPU)
+        assert torch.equal(torch.rand(1), expected)
+        weights.append(model.lm_head.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
+    assert not torch.equal(weights[0], tiny_model(tiny_processor(), 0).lm_head.weight)

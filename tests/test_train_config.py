@@ -15,8 +15,11 @@ def test_paper_defaults_and_tiny_preset():
     assert (paper.prompts_per_step, paper.num_generations, paper.lr, paper.beta, paper.epsilon) == (16, 4, 1e-6, 0.01, 0.2)
     assert (paper.max_new_tokens, paper.max_prompt_length, paper.entropy_coef, paper.weight_decay) == (2048, 20_000, 1e-3, 0.01)
     assert paper.epsilon_high == 0.2 and paper.stage_steps == 0 and paper.updates_per_batch == 1
+    assert (paper.loss_agg, paper.reward_mode, paper.dtype, paper.tiny_warmup_steps) == ("seq-mean-token-mean", "paper", "auto", 0)
     tiny = GRPOConfig(model="tiny")
-    assert tiny.is_smoke and tiny.prompts_per_step == 4 and tiny.max_new_tokens == 24 and tiny.stage_steps == 3
+    assert tiny.is_smoke and tiny.prompts_per_step == 4 and tiny.max_new_tokens == 64 and tiny.stage_steps == 3
+    assert tiny.tiny_warmup_steps == 160 and tiny.reward_mode == "default"
+    assert GRPOConfig(model="tiny", lora=True).tiny_warmup_steps == 0  # an adapter cannot carry a warmed-up base
     assert GRPOConfig(model="tiny", prompts_per_step=8).prompts_per_step == 8  # explicit values win over the preset
 
 
@@ -39,6 +42,10 @@ def test_every_field_has_a_default_and_help():
     ({"stage_steps": -1}, "--stage-steps is -1: set it to 1 or more, or 0 for no cap"),
     ({"lr": -1.0}, "--lr is -1.0: set a positive learning rate"),
     ({"lora": True, "lora_r": 0}, "--lora needs --lora-r >= 1"),
+    ({"loss_agg": "sum"}, "--loss-agg 'sum' is not one of seq-mean-token-mean, token-mean"),
+    ({"dtype": "bf16"}, "--dtype 'bf16' is not one of auto, bf16-mixed, bfloat16, float16, float32"),
+    ({"tiny_warmup_steps": -1}, "--tiny-warmup-steps is -1"),
+    ({"tiny_warmup_steps": 5, "lora": True}, "--tiny-warmup-steps with --lora"),
 ])
 def test_bad_combinations_say_what_to_change(settings, message):
     with pytest.raises(ConfigError, match=message):
@@ -111,3 +118,32 @@ def test_the_example_config_is_the_paper_setting():
     cfg = GRPOConfig.load(example, model="models/qwen")
     paper = GRPOConfig(model="models/qwen", gradient_checkpointing=True, save_every=100)
     assert cfg == paper
+
+
+def test_tiny_warmup_is_refused_for_a_real_model():
+    with pytest.raises(ConfigError, match="--tiny-warmup-steps is for the tiny smoke model only"):
+        GRPOConfig(model="models/qwen", tiny_warmup_steps=10)
+
+
+def test_eval_config_shares_the_trainer_checks():
+    from mapkit.evaluation.generate import EvalConfig
+
+    with pytest.raises(ConfigError, match="--dtype 'bf16' is not one of auto, bf16-mixed"):
+        EvalConfig(model="tiny", data="x", dtype="bf16")
+    with pytest.raises(ConfigError, match="--max-pixels 100 is below one 28x28 vision token"):
+        EvalConfig(model="tiny", data="x", max_pixels=100, min_pixels=50)
+    with pytest.raises(ConfigError, match="--top-p is 0"):
+        EvalConfig(model="tiny", data="x", top_p=0)
+
+
+def test_release_example_holds_the_launch_scripts_values():
+    """examples/train_rewardmap_release.toml against the released launch script's values
+    (scripts/reward_map.sh over scripts/reward_map.yaml, read by hand)."""
+    from pathlib import Path
+
+    cfg = GRPOConfig.load(Path(__file__).resolve().parents[1] / "examples" / "train_rewardmap_release.toml", model="models/m", data="d")
+    assert (cfg.prompts_per_step, cfg.num_generations, cfg.micro_batch_size, cfg.updates_per_batch) == (16, 4, 1, 1)
+    assert (cfg.lr, cfg.weight_decay, cfg.max_grad_norm, cfg.epsilon, cfg.epsilon_high) == (1e-6, 0.01, 1.0, 0.2, 0.2)
+    assert (cfg.beta, cfg.kl_clamp, cfg.entropy_coef, cfg.temperature, cfg.top_p) == (0.01, 10.0, 1e-3, 1.0, 1.0)
+    assert (cfg.max_new_tokens, cfg.max_prompt_length, cfg.min_pixels) == (2048, 20000, 3136)
+    assert (cfg.loss_agg, cfg.dtype, cfg.reward_mode, cfg.seed, cfg.save_every) == ("seq-mean-token-mean", "bf16-mixed", "paper", 42, 100)

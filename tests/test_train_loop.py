@@ -43,9 +43,12 @@ def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
     for m in metrics:
         assert len(m["record_ids"]) == 2 and all(types[i] in kinds[m["stage"]] for i in m["record_ids"])
         assert m["world_size"] == 1 and m["sequences"] == 4
-        for key in ("reward_mean", "reward_std", "correct_mean", "detail_mean", "format_mean", "weight_mean", "frac_zero_std",
-                    "kl", "entropy", "completion_len_mean", "clip_frac", "tokens_per_s", "seconds", "loss", "grad_norm"):
-            assert m[key] is not None, key
+        # NaN is written as null: every number must be there, and in its range
+        assert 0 <= m["reward_mean"] <= 1 and 0 <= m["reward_std"] and m["weight_mean"] == 1.0, m
+        assert 0 <= m["correct_mean"] <= 1 and m["detail_mean"] == 0.0 and m["format_mean"] == pytest.approx(m["reward_mean"])
+        assert 0 <= m["frac_zero_std"] <= 1 and 0 <= m["frac_same_correct"] <= 1
+        assert m["kl"] >= 0 and m["entropy"] > 0 and m["grad_norm"] > 0 and isinstance(m["loss"], float)
+        assert 1 <= m["completion_len_mean"] <= 8 and m["tokens_per_s"] > 0 and m["seconds"] > 0
         assert any(k.startswith("accuracy/") for k in m)
     all_ids = [i for m in metrics for i in m["record_ids"]]
     assert len(all_ids) == len(set(all_ids))  # no record twice
@@ -76,19 +79,24 @@ def test_one_step_changes_trainable_parameters_only(tmp_path, dataset):
     assert "lm_head.weight" in changed
 
 
-def test_skip_zero_std_drops_groups_that_are_all_right(tmp_path, dataset):
-    def always_right(completion, record, lines):  # reward varies, correctness does not
-        return dict(toy_reward(completion, record, lines), correct=1.0)
+def test_skip_zero_std_drops_groups_by_reward_spread_not_correctness(tmp_path, dataset):
+    def flat_reward(completion, record, lines):  # same reward for every sample, correctness varies
+        return dict(toy_reward(completion, record, lines), reward=0.5, correct=float(len(completion) % 2))
 
     cfg = tiny_config(tmp_path, dataset, max_steps=1, skip_zero_std=True, beta=0.0, entropy_coef=0.0)
-    run(cfg, reward_fn=always_right)
+    run(cfg, reward_fn=flat_reward)
     (m,) = rows(Path(cfg.out))
     assert m["frac_zero_std"] == 1.0 and m["loss"] == 0.0
     model, _ = load_checkpoint(Path(cfg.out) / "checkpoint-1")
     assert torch.equal(model.lm_head.weight, tiny_model(tiny_processor(), seed=cfg.seed).lm_head.weight)  # nothing learned
-    # without the switch the same groups do train
-    cfg2 = tiny_config(tmp_path, dataset, out=str(tmp_path / "run2"), max_steps=1, beta=0.0, entropy_coef=0.0)
+
+    def always_right(completion, record, lines):  # reward varies, correctness does not: kept
+        return dict(toy_reward(completion, record, lines), correct=1.0)
+
+    cfg2 = tiny_config(tmp_path, dataset, out=str(tmp_path / "run2"), max_steps=1, skip_zero_std=True, beta=0.0, entropy_coef=0.0)
     run(cfg2, reward_fn=always_right)
+    (m2,) = rows(Path(cfg2.out))
+    assert m2["frac_same_correct"] == 1.0 and m2["frac_zero_std"] < 1.0
     model2, _ = load_checkpoint(Path(cfg2.out) / "checkpoint-1")
     assert not torch.equal(model2.lm_head.weight, model.lm_head.weight)
 
@@ -170,19 +178,53 @@ def test_lora_run_saves_an_adapter_that_loads_back(tmp_path, dataset):
     assert any("lora_" in n for n, _ in model.named_parameters())
 
 
+def _learning_run(tmp_path, seed: int, sign: float = 1.0, **overrides) -> tuple[float, float]:
+    """24 steps with the dense toy reward (share of digits) times ``sign``; returns the mean
+    share of digits (the un-negated reward) over the first and the last 6 steps."""
+    data = tmp_path / "data"
+    if not data.exists():
+        write_dataset(data, per_type=8)  # 48 records, 2 per step
+    settings = {"curriculum": "shuffled", "stage_steps": 0, "prompts_per_step": 2, "num_generations": 4, "micro_batch_size": 8,
+                "max_new_tokens": 12, "lr": 5e-3, "beta": 0.0, "entropy_coef": 0.0, "seed": seed,
+                "out": str(tmp_path / f"run-{sign}-{seed}")}
+    settings.update(overrides)
+    cfg = tiny_config(tmp_path, data, **settings)
+
+    def reward(completion, record, lines):
+        parts = toy_reward(completion, record, lines)
+        return dict(parts, reward=sign * parts["reward"])
+
+    seen: list[float] = []
+    run(cfg, reward_fn=reward, progress=lambda row: seen.append(row["format_mean"]))  # format = the share, unsigned
+    assert len(seen) == 24
+    return statistics.fmean(seen[:6]), statistics.fmean(seen[-6:])
+
+
+def _learnt(first: float, last: float) -> bool:
+    return last > first + 0.05 and last > 1.5 * first
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_tiny_model_learns_a_dense_reward(tmp_path, seed):
     """Reward = share of digits in the completion: reachable from the start, dense.
     Over 24 steps the mean reward must rise (trend, not time)."""
-    data = write_dataset(tmp_path / "data", per_type=8)  # 48 records, 2 per step
-    cfg = tiny_config(tmp_path, data, curriculum="shuffled", stage_steps=0, prompts_per_step=2, num_generations=4,
-                      micro_batch_size=8, max_new_tokens=12, lr=5e-3, beta=0.0, entropy_coef=0.0, seed=seed)
-    seen: list[float] = []
-    run(cfg, progress=lambda row: seen.append(row["reward_mean"]))
-    assert len(seen) == 24
-    first, last = statistics.fmean(seen[:6]), statistics.fmean(seen[-6:])
-    assert last > first + 0.05 and last > 1.5 * first, (first, last)
+    first, last = _learning_run(tmp_path, seed)
+    assert _learnt(first, last), (first, last)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_controls_negated_reward_falls_and_zero_lr_stays_flat(tmp_path, seed):
+    """Controls for the test above: a sign error in the advantages or the loss would make
+    the policy climb the negated reward too; with a learning rate of (effectively) 0 the
+    same criterion must not be met, nor the weights move."""
+    first, last = _learning_run(tmp_path, seed, sign=-1.0)
+    assert last < first, (first, last)  # the share of digits falls when digits are penalised
+    first0, last0 = _learning_run(tmp_path, seed, lr=1e-30)
+    assert not _learnt(first0, last0) and abs(last0 - first0) < 0.05, (first0, last0)
+    model, _ = load_checkpoint(tmp_path / f"run-1.0-{seed}" / "checkpoint-24")
+    assert torch.equal(model.lm_head.weight, tiny_model(tiny_processor(), seed=seed).lm_head.weight)
 
 
 def test_real_reward_on_a_real_build(tmp_path, dataset):

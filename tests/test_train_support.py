@@ -99,6 +99,6 @@ def tiny_config(tmp_path: Path, data: Path, **overrides):
 
     settings = {"data": str(data), "model": "tiny", "out": str(tmp_path / "run"), "prompts_per_step": 2, "num_generations": 2,
                 "micro_batch_size": 4, "max_new_tokens": 8, "max_pixels": 56 * 56, "min_pixels": 56 * 56, "progress": False,
-                "log_completions": 2}
+                "log_completions": 2, "tiny_warmup_steps": 0}
     settings.update(overrides)
     return GRPOConfig(**settings)

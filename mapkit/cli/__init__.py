@@ -1,6 +1,6 @@
 """`mapkit` command line. Commands live in the modules of this package, grouped by area;
 each parses options and calls library functions. ``main`` turns every MapkitError into a
-readable message and an exit code (DESIGN.md: 1 invalid input, 2 usage, 3 network)."""
+readable message and an exit code (README.md: 1 invalid input, 2 usage, 3 network)."""
 from __future__ import annotations
 
 import sys

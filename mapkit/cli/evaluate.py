@@ -23,7 +23,7 @@ def evaluate(
     text_only: bool = typer.Option(False, "--text-only", help="Ask without the map image (ReasonMap's text-only baseline)."),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy decoding; above 0: sampling at this temperature."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold (with --temperature > 0)."),
-    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Longest answer in tokens [default: the checkpoint's training value; 2048, or 24 for tiny]."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Longest answer in tokens [default: the checkpoint's training value; 2048, or 64 for tiny]."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Prompts generated together (left-padded) [default: 8, 16 for tiny]."),
     min_pixels: int | None = typer.Option(None, "--min-pixels", help="Smallest map size in pixels [default: as in training]."),
     max_pixels: int | None = typer.Option(None, "--max-pixels", help="Pixel budget of the map [default: as in training; 28*28*16384, or 112*112 for tiny]."),

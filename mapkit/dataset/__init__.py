@@ -1,4 +1,4 @@
-"""Dataset folders (DESIGN.md): records and their schema, splits, writing, reading,
+"""Dataset folders (README.md, "Building a dataset"): records and their schema, splits, writing, reading,
 validating (the card is mapkit.publish.card), and ``build_dataset`` which `mapkit build` calls.
 
 Example::

@@ -1,4 +1,4 @@
-"""Dataset folders: check records, split them, write and read the folder of DESIGN.md.
+"""Dataset folders: check records, split them, write and read the folder (README.md, "Building a dataset").
 
 ```
 OUT/README.md                              dataset card (YAML ``configs``)

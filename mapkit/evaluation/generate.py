@@ -30,9 +30,10 @@ import torch
 from mapkit.errors import ConfigError, DatasetError, MapkitError
 from mapkit.evaluation.report import GROUNDING_TYPES, TYPES
 from mapkit.train import checkpoint as ckpt
-from mapkit.train.config import SIZED_DEFAULTS, GRPOConfig
+from mapkit.train.config import DTYPES, SIZED_DEFAULTS, GRPOConfig, check_choice, check_pixels, check_positive, check_top_p
+from mapkit.train.generation import end_ids, hf_generate, prompt_too_long
 from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype, set_pixel_budget
-from mapkit.train.rollout import build_prompt, collate, end_ids, lines_loader, load_data, model_view, placeholder_ids
+from mapkit.train.rollout import build_prompt, collate, lines_loader, load_data, model_view
 from mapkit.vocab import REWARD_MODES
 
 log = logging.getLogger("mapkit.evaluation.generate")
@@ -52,7 +53,7 @@ class EvalConfig:
     text_only: bool = False  # no map image: ReasonMap's text-only baseline
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
-    max_new_tokens: int | None = None  # None: the checkpoint's training value, else 2048 (24 for tiny)
+    max_new_tokens: int | None = None  # None: the checkpoint's training value, else 2048 (64 for tiny)
     batch_size: int | None = None  # None: 8 (16 for tiny)
     min_pixels: int | None = None
     max_pixels: int | None = None
@@ -71,19 +72,15 @@ class EvalConfig:
         unknown = [t for t in self.types if t not in TYPES]
         if unknown:
             raise ConfigError(f"--types: unknown type(s) {', '.join(unknown)}; use {', '.join(TYPES)}")
-        if self.reward_mode not in REWARD_MODES:
-            raise ConfigError(f"--reward-mode {self.reward_mode!r} is not one of {', '.join(REWARD_MODES)}")
+        check_choice("reward_mode", self.reward_mode, REWARD_MODES)
         if self.temperature < 0:
             raise ConfigError(f"--temperature is {self.temperature}: use 0 for greedy decoding or a positive value to sample")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"--top-p is {self.top_p}: set it in (0, 1]")
+        check_top_p(self.top_p)
         for name in ("limit", "max_new_tokens", "batch_size", "min_pixels", "max_pixels", "max_prompt_length"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} is {value}: set it to 1 or more")
+            check_positive(name, getattr(self, name))
+        check_pixels(self.min_pixels, self.max_pixels)
         self.scoring()  # rejects an unknown scorer or contradicting answer options
-        if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
-            raise ConfigError(f"--dtype {self.dtype!r} is not one of auto, bfloat16, float16, float32")
+        check_choice("dtype", self.dtype, DTYPES)
 
 
     def scoring(self):
@@ -149,8 +146,7 @@ def _load(spec: ModelSpec, cfg: EvalConfig, device: torch.device):
             raise
         except (OSError, ValueError, KeyError, RuntimeError) as e:
             raise ConfigError(f"--model {spec.path}: not a loadable checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-        if cfg.dtype != "auto":
-            model = model.to(dtype)
+        model = model.to(dtype)  # trained with float32 master weights; evaluated in the inference dtype
     else:
         model, processor = load_base(TINY if spec.kind == TINY else str(spec.path), dtype=dtype, seed=cfg.seed,
                                      min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
@@ -168,9 +164,7 @@ def _fill_defaults(cfg: EvalConfig, spec: ModelSpec) -> EvalConfig:
             values[name] = getattr(spec.train, name) if spec.train is not None else SIZED_DEFAULTS[name][1 if spec.smoke else 0]
     if values["batch_size"] is None:
         values["batch_size"] = BATCH_SIZE[1 if spec.smoke else 0]
-    if values["min_pixels"] > values["max_pixels"]:
-        raise ConfigError(f"--min-pixels {values['min_pixels']} is larger than --max-pixels {values['max_pixels']}")
-    return EvalConfig(**values)
+    return EvalConfig(**values)  # validated again with the filled-in values
 
 
 # --- data -------------------------------------------------------------------------------
@@ -208,27 +202,12 @@ def _threads(n: int | None):
 
 @torch.no_grad()
 def generate(model, processor, prompts: list[dict], cfg: EvalConfig, device) -> list[tuple[torch.Tensor, bool]]:
-    """One completion per prompt, batched with left padding: (token ids up to and
-    including the end token, truncated)."""
-    from transformers import GenerationConfig
-
-    eos, pad = end_ids(model, processor)
-    sampling = cfg.temperature > 0
-    # every knob set: a model's own generation_config (Qwen-Instruct: top_k=1,
-    # repetition_penalty=1.05) would otherwise fill the gaps
-    gen = GenerationConfig(do_sample=sampling, temperature=cfg.temperature if sampling else None, top_p=cfg.top_p if sampling else None,
-                           top_k=0 if sampling else None, repetition_penalty=1.0, max_new_tokens=cfg.max_new_tokens,
-                           eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None, use_cache=True)
+    """One completion per prompt, batched with left padding (generation.hf_generate):
+    (token ids up to and including the end token, truncated)."""
+    _, pad = end_ids(model, processor)
     empty = torch.zeros(0, dtype=torch.long)
     inputs, _, _ = collate([(p, empty) for p in prompts], pad, device)  # prompts left-padded to one width
-    out = model.generate(**inputs, generation_config=gen)
-    rows = out[:, inputs["input_ids"].shape[1]:].cpu()  # [B, <= max_new_tokens]
-    is_end = torch.isin(rows, torch.tensor(eos))
-    result = []
-    for row, ends in zip(rows, is_end):
-        hits = ends.nonzero()
-        result.append((row[: int(hits[0]) + 1], False) if len(hits) else (row, True))
-    return result
+    return hf_generate(model, processor, inputs, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
 
 
 def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) -> EvalResult:
@@ -273,10 +252,8 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
                         records[i] = model_view(processor, records[i], data.root, cfg)
                     record = records[i]
                     prompt = build_prompt(processor, {**record, "figure": None} if cfg.text_only else record, data.root, cfg)
-                    length = int(prompt["input_ids"].shape[1])
-                    if length > cfg.max_prompt_length:
-                        log.warning("not asking record %s: its prompt is %d tokens after image expansion, over --max-prompt-length "
-                                    "%d (counted wrong; raise it or lower --max-pixels)", record["id"], length, cfg.max_prompt_length)
+                    length = prompt_too_long(prompt, cfg.max_prompt_length, record["id"], "not asking (counted wrong)")
+                    if length is not None:
                         predictions[i] = {**scorer.score(record, "", lines_for(record)),
                                           "prompt_tokens": length, "completion_tokens": 0, "truncated": False, "skipped": True}
                         continue

@@ -8,8 +8,9 @@ backpropagates its own micro-batches; the model wrapper from ``accelerator.prepa
 (DDP, or FSDP from accelerate's own config) averages the gradients. Rank 0 alone writes
 metrics.jsonl, completions.jsonl and checkpoints.
 
-* Loss scale: a rank divides its token sum by (global tokens / world); DDP averages the
-  ranks' gradients, so the update is the single-process token mean over the global batch.
+* Loss scale: a rank divides its loss sum by (global tokens or sequences, by --loss-agg,
+  / world); DDP averages the ranks' gradients, so the update is the single-process mean
+  over the global batch.
   ``--scale-rewards batch`` divides by the std of the global batch's rewards.
 * Lockstep: DDP all-reduces in backward and FSDP all-gathers in every forward, so every
   rank runs the same number of micro-batches; a rank with fewer (uneven or empty shard,
@@ -138,21 +139,55 @@ class Dist:
         else:
             yield plain
 
-    def synced_sample(self, gen_model, processor, cfg):
-        """Under FSDP, rollout's sample_fn: transformers' generate with ``synced_gpus``
-        (every rank keeps stepping until all are done). None otherwise: plain generate."""
-        if not self.fsdp:
-            return None
+    @contextlib.contextmanager
+    def sampling(self, model, processor, cfg, generator, slots: int, stand_in: dict):
+        """``with dist.sampling(...) as (gen_model, sample_fn):`` the module to generate
+        with and rollout's ``sample_fn`` (None: plain transformers generate).
+
+        ``generator`` (vLLM) samples on its own. Under FSDP, transformers' generate runs
+        with ``synced_gpus`` (every rank keeps stepping until all are done), and a rank
+        that made fewer calls than the largest shard (``slots``) makes dummy ones on
+        ``stand_in`` at the end, so the weight gathers inside generate pair up."""
         from mapkit.train.rollout import sample
 
-        return lambda prompt, record: sample(gen_model, processor, prompt, cfg, self.device, synced_gpus=True)
+        with self.generation(model) as gen_model:
+            if generator is not None or not self.fsdp:
+                yield gen_model, generator
+                return
+            calls = 0
 
-    def pad_generation(self, synced, calls: int, slots: int, prompt: dict) -> None:
-        """A rank that made fewer synced ``generate`` calls than the largest shard makes
-        dummy ones, so the weight gathers inside generate pair up across ranks."""
-        if synced is not None:
+            def synced(prompt, record):
+                nonlocal calls
+                calls += 1
+                return sample(gen_model, processor, prompt, cfg, self.device, synced_gpus=True)
+
+            yield gen_model, synced
             for _ in range(slots - calls):
-                synced(prompt, None)
+                sample(gen_model, processor, stand_in, cfg, self.device, synced_gpus=True)
+
+    # --- one step's shares -------------------------------------------------------------
+    def take(self, rows, table: list[dict]) -> list[dict]:
+        """This rank's slice (round robin) of a step's rows of the record ``table``; its ids
+        are remembered for the MAPKIT_DIST_DEBUG evidence."""
+        from mapkit.train.curriculum import shard
+
+        mine = [table[i] for i in shard(rows, self.rank, self.world)]
+        self.records.append([r["id"] for r in mine])
+        return mine
+
+    def advantages(self, shared: list[dict], group_size: int, scale: str) -> torch.Tensor:
+        """This rank's advantages from every rank's rewards (``shared``: step_share of each)."""
+        return global_advantages([s["parts"]["reward"] for s in shared], self.rank, group_size, scale).to(self.device)
+
+    def denominator(self, shared: list[dict]) -> float:
+        """What each rank divides its loss sum by: the global batch's loss units (tokens
+        or sequences, by --loss-agg) / world size, so the ranks' averaged gradients are
+        the single-process mean over the whole step."""
+        return sum(s["units"] for s in shared) / self.world
+
+    def even_out(self, chunks: list, advantages: torch.Tensor, shared: list[dict], filler, pad_id: int):
+        """Pad this rank's micro-batches to the busiest rank's count (see ``even_out``)."""
+        return even_out(chunks, advantages, max(s["chunks"] for s in shared), filler, pad_id, self.device)
 
     # --- checkpoints -----------------------------------------------------------------
     def full_states(self, model, optimizer) -> tuple[dict | None, dict | None]:
@@ -249,9 +284,9 @@ def dummy_prompt(processor, cfg) -> dict:
     return dict(processor(text=[text], images=[Image.new("RGB", size, "white")], return_tensors="pt"))
 
 
-def step_share(groups: list, skipped: list, records: list[dict], chunks: list, samples: list[dict]) -> dict:
+def step_share(groups: list, skipped: list, records: list[dict], chunks: list, samples: list[dict], loss_agg: str) -> dict:
     """What one rank tells the others after its rollouts: plain lists for the metrics,
-    the rewards for the advantages, its token and micro-batch counts for the lockstep."""
+    the rewards for the advantages, its loss units and micro-batch count for the lockstep."""
     from mapkit.train.rollout import PARTS
 
     parts = [p for g in groups for p in g.rewards]
@@ -263,5 +298,5 @@ def step_share(groups: list, skipped: list, records: list[dict], chunks: list, s
         "lengths": [len(c) for g in groups for c in g.completions],
         "truncated": [float(t) for g in groups for t in g.truncated],
         "prompt_lengths": [float(g.prompt_length) for g in groups],
-        "tokens": sum(c.tokens for c in chunks), "chunks": len(chunks), "groups": len(groups), "samples": samples,
+        "units": sum(c.units(loss_agg) for c in chunks), "chunks": len(chunks), "groups": len(groups), "samples": samples,
     }

@@ -11,7 +11,7 @@ import copy
 import functools
 import json
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,47 @@ _CORPUS = [
 TINY_VOCAB = 512
 
 
+@dataclass(frozen=True)
+class Precision:
+    """How a model is held and run: ``weights`` is the dtype of the parameters (the
+    master weights the optimizer updates), ``compute`` the autocast dtype of the forward
+    passes (None: the weights' own dtype)."""
+
+    weights: torch.dtype
+    compute: torch.dtype | None = None
+
+    def autocast(self, device: torch.device):
+        if self.compute is None:
+            return nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.compute)
+
+    @property
+    def half_weights(self) -> bool:
+        return self.weights in (torch.bfloat16, torch.float16)
+
+    def __str__(self) -> str:
+        name = str(self.weights).replace("torch.", "")
+        return name if self.compute is None else f"{name} weights, {str(self.compute).replace('torch.', '')} compute"
+
+
+def resolve_precision(name: str, device: torch.device, training: bool = True) -> Precision:
+    """--dtype -> Precision. ``auto``: on a GPU, training keeps float32 master weights and
+    computes in bfloat16 (the release's FSDP mixed precision), evaluation holds bfloat16
+    weights (nothing is updated); on a CPU, float32."""
+    if name == "auto":
+        if device.type != "cuda":
+            return Precision(torch.float32)
+        name = "bf16-mixed" if training else "bfloat16"
+    if name == "bf16-mixed":
+        return Precision(torch.float32, torch.bfloat16)
+    return Precision(getattr(torch, name))
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The weights' dtype for evaluation (see resolve_precision)."""
+    return resolve_precision(name, device, training=False).weights
+
+
 @dataclass
 class Policy:
     model: Any  # the trainable model (a PeftModel with --lora)
@@ -58,6 +99,12 @@ class Policy:
     ref_model: Any | None  # frozen reference; None when beta = 0 or with LoRA (adapters disabled instead)
     lora: bool
     description: str
+    precision: Precision = Precision(torch.float32)
+    device: Any = "cpu"
+
+    def autocast(self):
+        """``with policy.autocast():`` around every forward (bf16 compute under bf16-mixed)."""
+        return self.precision.autocast(torch.device(self.device))
 
     @contextmanager
     def reference(self):
@@ -125,12 +172,6 @@ def tiny_model(processor, seed: int = 0):
 
 # --- loading ------------------------------------------------------------------------
 
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return getattr(torch, name)
-
-
 def load_base(name: str, *, dtype: torch.dtype, seed: int, min_pixels: int, max_pixels: int):
     """(model, processor) for ``tiny`` or a local folder in save_pretrained form."""
     _quiet_transformers()
@@ -165,18 +206,25 @@ def set_pixel_budget(processor, min_pixels: int, max_pixels: int) -> None:
             setattr(ip, attr, value)
 
 
-def load_policy(cfg, device: torch.device, checkpoint: Path | None = None) -> Policy:
+def load_policy(cfg, device: torch.device, checkpoint: Path | None = None, prepare=None) -> Policy:
     """The trainable policy, its processor and the reference model for the KL term.
 
-    The reference is always the starting model (``cfg.model``), also after a resume.
+    The reference is always the starting model (``cfg.model``, after ``prepare(model,
+    processor)``: the tiny model's warm-up), also after a resume.
     """
-    dtype = resolve_dtype(cfg.dtype, device)
+    precision = resolve_precision(cfg.dtype, device)
+    dtype = precision.weights
     full_resume = checkpoint is not None and not cfg.lora
     ref = None
     if not full_resume or cfg.beta > 0:  # the starting model: to train, to wrap with LoRA, or as the reference
         model, processor = load_base(cfg.model, dtype=dtype, seed=cfg.seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+        if prepare is not None:
+            model.to(device)
+            prepare(model, processor)
         if cfg.beta > 0 and not cfg.lora:
-            ref = copy.deepcopy(model).eval().requires_grad_(False).to(device)
+            # frozen: no master copy needed, so it is held in the compute dtype (the release's
+            # reference worker loads bf16 weights too), half the memory under bf16-mixed
+            ref = copy.deepcopy(model).eval().requires_grad_(False).to(device=device, dtype=precision.compute or dtype)
     if full_resume:
         _quiet_transformers()
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -201,11 +249,13 @@ def load_policy(cfg, device: torch.device, checkpoint: Path | None = None) -> Po
         text = (f"SMOKE MODEL: --model tiny is a randomly initialised {n_all:,}-parameter Qwen2.5-VL with a tokenizer "
                 f"trained on the fly; its answers are noise: it tests the pipeline, it is not a model to evaluate")
     else:
-        text = f"model {cfg.model}: {n_all:,} parameters, {n_train:,} trainable, {str(dtype).replace('torch.', '')} on {device}"
-    if dtype == torch.bfloat16 and not cfg.lora and cfg.lr < 1e-5:
-        log.warning("full fine-tuning in bfloat16 with --lr %g: updates smaller than ~0.4%% of a weight round away; "
-                    "use --lora or --dtype float32 if the loss does not move", cfg.lr)
-    return Policy(model=model, processor=processor, ref_model=ref, lora=cfg.lora, description=text)
+        text = f"model {cfg.model}: {n_all:,} parameters, {n_train:,} trainable, {precision} on {device}"
+    if precision.half_weights and not cfg.lora:
+        log.warning("--dtype %s: full fine-tuning with %s master weights; at --lr %g, updates smaller than ~0.4%% of a "
+                    "weight round away and the model may not move. The release keeps float32 master weights with bf16 "
+                    "compute: --dtype bf16-mixed (the GPU default), or use --lora", cfg.dtype, cfg.dtype, cfg.lr)
+    return Policy(model=model, processor=processor, ref_model=ref, lora=cfg.lora, description=text, precision=precision,
+                  device=torch.device(device))
 
 
 def _with_lora(model, cfg, checkpoint: Path | None):

@@ -21,6 +21,7 @@ import torch
 
 from mapkit.errors import ConfigError, DatasetError, HubError, MapkitError, RewardError
 from mapkit.frames import GROUNDING_TYPES, frame_size, in_model_frame, smart_resize
+from mapkit.train.generation import end_ids, hf_generate, placeholder_ids, prompt_too_long  # noqa: F401  (re-exported)
 
 log = logging.getLogger("mapkit.train")
 
@@ -211,56 +212,13 @@ class Group:
         return int(self.prompt["input_ids"].shape[1])
 
 
-def end_ids(model, processor) -> tuple[list[int], int]:
-    tok = getattr(processor, "tokenizer", processor)
-    eos = model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if tok.eos_token_id is not None:
-        ids.add(tok.eos_token_id)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else min(ids)
-    return sorted(ids), pad
-
-
-def placeholder_ids(model, processor) -> list[int]:
-    """Vision placeholder tokens a completion must never contain: one sampled by a
-    (random or confused) model would break the image-token count of the next forward."""
-    ids = set()
-    for source in (getattr(model, "config", None), processor, getattr(processor, "tokenizer", None)):
-        for name in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"):
-            value = getattr(source, name, None)
-            if isinstance(value, int):
-                ids.add(value)
-    return sorted(ids)
-
-
 @torch.no_grad()
 def sample(model, processor, prompt: dict, cfg, device, synced_gpus: bool = False) -> tuple[list[torch.Tensor], list[bool]]:
-    """G completions of one prompt, each cut after its first end token. ``synced_gpus``:
-    keep stepping until every rank is done (FSDP gathers weights in each forward)."""
-    from transformers import GenerationConfig
-
-    eos, pad = end_ids(model, processor)
-    # every sampling knob set here: a model's own generation_config (Qwen-Instruct ships
-    # top_k=1, repetition_penalty=1.05) would otherwise fill the gaps, and the loss
-    # assumes tokens were drawn from softmax(logits / temperature)
-    gen = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0, repetition_penalty=1.0,
-                           max_new_tokens=cfg.max_new_tokens, num_return_sequences=cfg.num_generations,
-                           eos_token_id=eos, pad_token_id=pad, suppress_tokens=placeholder_ids(model, processor) or None,
-                           use_cache=True)
+    """G completions of one prompt (generation.hf_generate): (completions, truncated)."""
     inputs = {k: v.to(device) for k, v in prompt.items()}
-    out = model.generate(**inputs, generation_config=gen, synced_gpus=synced_gpus)
-    rows = out[:, inputs["input_ids"].shape[1]:].cpu()  # [G, <= max_new_tokens]
-    completions, truncated = [], []
-    is_end = torch.isin(rows, torch.tensor(eos))
-    for row, ends in zip(rows, is_end):
-        hits = ends.nonzero()
-        if len(hits):
-            completions.append(row[: int(hits[0]) + 1])
-            truncated.append(False)
-        else:
-            completions.append(row)
-            truncated.append(True)
-    return completions, truncated
+    out = hf_generate(model, processor, inputs, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                      n=cfg.num_generations, synced_gpus=synced_gpus)
+    return [ids for ids, _ in out], [t for _, t in out]
 
 
 def rollout(model, processor, records: list[dict], root: Path, cfg, device, reward_fn: RewardFn,
@@ -274,10 +232,8 @@ def rollout(model, processor, records: list[dict], root: Path, cfg, device, rewa
         for record in records:
             record = model_view(processor, record, root, cfg)
             prompt = build_prompt(processor, record, root, cfg)
-            length = int(prompt["input_ids"].shape[1])
-            if length > cfg.max_prompt_length:
-                log.warning("skipping record %s: its prompt is %d tokens after image expansion, over --max-prompt-length %d "
-                            "(raise it, or lower --max-pixels)", record["id"], length, cfg.max_prompt_length)
+            length = prompt_too_long(prompt, cfg.max_prompt_length, record["id"], "skipping")
+            if length is not None:
                 skipped.append({"id": record["id"], "prompt_tokens": length})
                 continue
             completions, truncated = (sample_fn(prompt, record) if sample_fn else sample(model, processor, prompt, cfg, device))
@@ -343,6 +299,15 @@ class MicroBatch:
     def tokens(self) -> float:
         """Real completion tokens that count in the loss."""
         return float(sum(len(c) * float(w) for (_, c), w in zip(self.items, self.weight)))
+
+    @property
+    def sequences(self) -> float:
+        """Sequences that count in the loss (kept, with at least one token)."""
+        return float(sum(float(w) for (_, c), w in zip(self.items, self.weight) if len(c)))
+
+    def units(self, loss_agg: str) -> float:
+        """What the step's loss averages over in this micro-batch (--loss-agg)."""
+        return self.tokens if loss_agg == "token-mean" else self.sequences
 
 
 def micro_batches(groups: list[Group], keep: torch.Tensor, size: int, pad_id: int, device) -> list[MicroBatch]:

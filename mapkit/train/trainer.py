@@ -1,4 +1,4 @@
-"""The GRPO training loop: curriculum batch -> rollouts -> rewards -> advantages -> update.
+"""The GRPO training loop: curriculum batch -> rollouts -> rewards -> advantages -> update -> log.
 
     >>> from mapkit.train import GRPOConfig, train                          # doctest: +SKIP
     >>> train(GRPOConfig(data="out/tokyo", model="tiny", out="runs/smoke"))  # doctest: +SKIP
@@ -27,12 +27,14 @@ from mapkit.errors import ConfigError
 from mapkit.frames import answer_in_frame
 from mapkit.train import checkpoint as ckpt
 from mapkit.train.config import DATA_ORDER_FIELDS, GRPOConfig
-from mapkit.train.curriculum import CurriculumSampler, shard
-from mapkit.train.distributed import Dist, dummy_prompt, even_out, global_advantages, step_share
+from mapkit.train.curriculum import CurriculumSampler
+from mapkit.train.distributed import Dist, dummy_prompt, step_share
+from mapkit.train.generation import end_ids, placeholder_ids
 from mapkit.train.grpo import completion_logprobs, constant_groups, update
 from mapkit.train.models import load_policy
-from mapkit.train.rollout import PARTS, Group, end_ids, lines_loader, load_data, micro_batches, paper_reward, placeholder_ids, rollout
+from mapkit.train.rollout import PARTS, Group, lines_loader, load_data, micro_batches, paper_reward, rollout
 from mapkit.train.vllm_backend import check_backend, make_generator
+from mapkit.train.warmup import warm_up
 from mapkit.vocab import GROUNDING_TYPES
 
 log = logging.getLogger("mapkit.train")
@@ -55,10 +57,9 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
     mapkit.rewards with the config's switches; tests pass toy rewards.
     """
     dist = Dist()  # one process, or one of N under `accelerate launch` (distributed.py)
-    rank, world, device, main = dist.rank, dist.world, dist.device, dist.main
-    if cfg.prompts_per_step % world:
-        raise ConfigError(f"--prompts-per-step {cfg.prompts_per_step} does not split evenly over {world} processes; "
-                          f"use a multiple of {world}")
+    if cfg.prompts_per_step % dist.world:
+        raise ConfigError(f"--prompts-per-step {cfg.prompts_per_step} does not split evenly over {dist.world} processes; "
+                          f"use a multiple of {dist.world}")
     check_backend(cfg)
     out = Path(cfg.out)
     data = load_data(cfg.data, cfg.split)
@@ -75,7 +76,10 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         load_lines = lines_loader()
         lines_for = lambda record: load_lines(data.root / record["annotation"])
     _seed_everything(cfg.seed)
-    policy = load_policy(cfg, device, checkpoint=resume_from)
+    warm = None
+    if cfg.is_smoke and cfg.tiny_warmup_steps:
+        warm = lambda m, p: warm_up(m, p, data.records, data.root, cfg, cfg.tiny_warmup_steps, dist.device)
+    policy = load_policy(cfg, dist.device, checkpoint=resume_from, prepare=warm)
     processor = policy.processor
     log.info(policy.description)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -83,75 +87,73 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
     model, optimizer = dist.prepare(policy.model, optimizer)
     params = [p for p in model.parameters() if p.requires_grad]
     dist.seed_rank(cfg.seed)
-    start = 0
     if resume_from:
-        start = ckpt.load_state(resume_from, optimizer=None if dist.fsdp else optimizer, scheduler=scheduler, sampler=sampler)
+        ckpt.load_state(resume_from, optimizer=None if dist.fsdp else optimizer, scheduler=scheduler, sampler=sampler)
         dist.load_optimizer(resume_from, model, optimizer)
-        dist.restore_rng(resume_from, cfg.seed, start)
-        log.info("resumed from %s (step %d)", resume_from, start)
+        dist.restore_rng(resume_from, cfg.seed, sampler.step)
+        log.info("resumed from %s (step %d)", resume_from, sampler.step)
+    start = sampler.step  # 0, or the checkpoint's step
     total = min(sampler.total_steps(), cfg.max_steps or math.inf)
-    if main:
+    if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         cfg.save(out / "train_config.json")
-    runlog = ckpt.RunLog(out, resume_step=start if resume_from else None) if main else None
-    board = _tensorboard(out) if main else None
+    runlog = ckpt.RunLog(out, resume_step=sampler.step if resume_from else None) if dist.main else None
+    board = _tensorboard(out) if dist.main else None
     _, pad_id = end_ids(dist.unwrap(model), processor)
     blocked = placeholder_ids(dist.unwrap(model), processor)
     G, last_saved = cfg.num_generations, resume_from
-    slots = -(-cfg.prompts_per_step // world)  # the largest shard of a step
-    stand_in = (dummy_prompt(processor, cfg), torch.tensor([pad_id]))
-    generator = make_generator(cfg, dist.unwrap(model), processor, data.root, rank)  # None: transformers generate
-    bar = _progress_bar(total, start, enabled=cfg.progress and main)
+    slots = -(-cfg.prompts_per_step // dist.world)  # the largest shard of a step
+    stand_in = (dummy_prompt(processor, cfg), torch.tensor([pad_id]))  # for a rank with nothing to do (lockstep)
+    generator = make_generator(cfg, dist.unwrap(model), processor, data.root, dist.rank, policy.precision.compute)  # None: HF
+    bar = _progress_bar(total, sampler.step, enabled=cfg.progress and dist.main)
 
     def save(step: int) -> Path:
         model_state, optimizer_state = dist.full_states(model, optimizer)  # collective under FSDP
         rng_states = dist.rng_states()  # collective with several ranks
-        if main:
+        if dist.main:
             ckpt.save(out, step, model=dist.unwrap(model), processor=processor, optimizer=optimizer, scheduler=scheduler,
                       sampler=sampler, cfg=cfg, model_state=model_state, optimizer_state=optimizer_state, rng_states=rng_states)
             ckpt.prune(out, cfg.save_limit)
         dist.barrier()  # no rank runs ahead of (or reads) a half-written checkpoint
         return out / f"checkpoint-{step}"
 
+    def roll(records: list[dict]) -> tuple[list[Group], list[dict]]:
+        """G completions per prompt on this rank, scored; over-long prompts come back skipped."""
+        with dist.sampling(model, processor, cfg, generator, slots, stand_in[0]) as (gen_model, sample_fn), policy.autocast():
+            return rollout(gen_model, processor, records, data.root, cfg, dist.device, reward_fn, lines_for, sample_fn)
+
+    def learn(groups: list[Group], chunks: list, shared: list[dict]) -> dict:
+        """Advantages over the global batch, reference log-probs, clipped-surrogate update(s)."""
+        advantages = dist.advantages(shared, G, cfg.scale_rewards)
+        filler = (groups[0].prompt, groups[0].completions[0]) if groups else stand_in
+        chunks, advantages = dist.even_out(chunks, advantages, shared, filler, pad_id)  # same micro-batch count on every rank
+        ref_logps, t0 = None, _clock(dist.device)
+        if cfg.beta > 0:  # beta 0 loads no reference at all
+            with torch.no_grad(), policy.reference() as ref, policy.autocast():
+                ref_logps = [completion_logprobs(ref, b["inputs"], b["completion_ids"], cfg.temperature, blocked=blocked)[0]
+                             for b in (c.load() for c in chunks)]
+        t1 = _clock(dist.device)
+        stats = update(model, optimizer, scheduler, chunks, advantages=advantages, cfg=cfg, ref_logps=ref_logps,
+                       backward=dist.accelerator.backward, clip_grad=lambda n: _clip(dist.accelerator, params, n),
+                       blocked=blocked, denominator=dist.denominator(shared), no_sync=dist.no_sync(model), autocast=policy.autocast)
+        if generator is not None:
+            generator.sync(dist.unwrap(model))  # the vLLM engine samples from the updated policy
+        return {**stats, "seconds_reference": t1 - t0, "seconds_update": _clock(dist.device) - t1}
+
     try:
         while sampler.step < total and (batch := sampler.next_batch()) is not None:
-            t0, step = time.perf_counter(), batch.step + 1
-            records = [data.records[i] for i in shard(batch.records, rank, world)]
-            dist.records.append([r["id"] for r in records])
-            # 1. rollouts on every rank: G samples per prompt; over-long prompts come back in `skipped`
-            with dist.generation(model) as gen_model:
-                synced = None if generator else dist.synced_sample(gen_model, processor, cfg)  # FSDP only
-                groups, skipped = rollout(gen_model, processor, records, data.root, cfg, device, reward_fn, lines_for, generator or synced)
-                dist.pad_generation(synced, len(groups), slots, stand_in[0])
-            rewards = torch.tensor([p["reward"] for g in groups for p in g.rewards])  # [N = prompts * G], this rank
-            correct = torch.tensor([float(p["correct"] > 0) for g in groups for p in g.rewards])
-            # 2. groups all right / all wrong carry no signal; advantages use the global batch (batch std)
-            flat = constant_groups(correct, G) if groups else torch.zeros(0, dtype=torch.bool)  # [P]
-            keep = (~flat).float().repeat_interleave(G) if cfg.skip_zero_std else torch.ones(len(rewards))
-            chunks = micro_batches(groups, keep, cfg.micro_batch_size, pad_id, device)
-            shared = dist.gather(step_share(groups, skipped, records, chunks,
-                                            _sample_completions(step, batch.stage, groups, -(-cfg.log_completions // world))))
-            stats: dict[str, float] = {}
-            if any(s["groups"] for s in shared):
-                advantages = global_advantages([s["parts"]["reward"] for s in shared], rank, G, cfg.scale_rewards).to(device)
-                # every rank runs as many micro-batches as the busiest (DDP and FSDP collectives pair up)
-                chunks, advantages = even_out(chunks, advantages, max(s["chunks"] for s in shared),
-                                              (groups[0].prompt, groups[0].completions[0]) if groups else stand_in, pad_id, device)
-                # 3. reference log-probs for the KL term (no reference at all when beta = 0)
-                ref_logps = None
-                if cfg.beta > 0:
-                    with torch.no_grad(), policy.reference() as ref:
-                        ref_logps = [completion_logprobs(ref, b["inputs"], b["completion_ids"], cfg.temperature, blocked=blocked)[0]
-                                     for b in (c.load() for c in chunks)]
-                # 4. clipped-surrogate update(s), token-mean loss over the whole (global) step
-                stats = update(model, optimizer, scheduler, chunks, advantages=advantages, cfg=cfg, ref_logps=ref_logps,
-                               backward=dist.accelerator.backward, clip_grad=lambda n: _clip(dist.accelerator, params, n),
-                               blocked=blocked, n_tokens=sum(s["tokens"] for s in shared) / world, no_sync=dist.no_sync(model))
-                if generator is not None:
-                    generator.sync(dist.unwrap(model))  # the vLLM engine samples from the updated policy
-            stats, seconds = dist.mean(stats), max(dist.gather(time.perf_counter() - t0))
-            row = _metrics(step, batch, world, shared, stats, optimizer, seconds, G, data)
-            if main:
+            t0, step = _clock(dist.device), batch.step + 1
+            records = dist.take(batch.records, data.records)
+            groups, skipped = roll(records)                                       # 1. rollouts and their rewards
+            seconds_rollout = _clock(dist.device) - t0
+            keep = _kept(groups, G, cfg.skip_zero_std)                            # 2. groups whose rewards differ
+            chunks = micro_batches(groups, keep, cfg.micro_batch_size, pad_id, dist.device)
+            samples = _sample_completions(step, batch.stage, groups, -(-cfg.log_completions // dist.world))
+            shared = dist.gather(step_share(groups, skipped, records, chunks, samples, cfg.loss_agg))
+            stats = learn(groups, chunks, shared) if any(s["groups"] for s in shared) else {}  # 3. advantages, 4. update
+            stats, seconds = dist.mean({**stats, "seconds_rollout": seconds_rollout}), max(dist.gather(_clock(dist.device) - t0))
+            row = _metrics(step, batch, dist.world, shared, stats, optimizer, seconds, G, data)  # 5. log
+            if dist.main:
                 runlog.write(row, [c for s in shared for c in s["samples"]][: cfg.log_completions])
                 _board_log(board, row)
                 bar.update(1)
@@ -191,6 +193,13 @@ def _resume_point(cfg: GRPOConfig, out: Path) -> Path | None:
     return found
 
 
+def _clock(device) -> float:
+    """perf_counter after the device's queued work is done (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -199,6 +208,15 @@ def _seed_everything(seed: int) -> None:
 
 def _clip(accelerator, params, max_norm: float) -> torch.Tensor:
     return accelerator.clip_grad_norm_(params, max_norm if max_norm > 0 else float("inf"))
+
+
+def _kept(groups: list[Group], group_size: int, skip_zero_std: bool) -> torch.Tensor:
+    """[N] loss weight per sequence: 0 for the groups --skip-zero-std drops (all rewards
+    equal, so every advantage is 0 and they would only dilute the step's mean)."""
+    rewards = torch.tensor([p["reward"] for g in groups for p in g.rewards], dtype=torch.float64)
+    if not skip_zero_std or not groups:
+        return torch.ones(len(rewards))
+    return (~constant_groups(rewards, group_size)).float().repeat_interleave(group_size)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -227,10 +245,10 @@ def _metrics(step: int, batch, world: int, shared: list[dict], stats: dict, opti
         by_type[kind].append(c)
     row["accuracy"] = _mean_std(correct)[0]
     row.update({f"accuracy/{t}": statistics.fmean(v) for t, v in sorted(by_type.items())})
-    if correct:
-        row["frac_zero_std"] = float(constant_groups(torch.tensor(correct), G).float().mean())
-        row["frac_reward_zero_std"] = float((torch.tensor(parts["reward"]).view(-1, G).std(dim=1) == 0).float().mean())
-    row.update({k: row.get(k, stats.get(k, math.nan)) for k in ("frac_zero_std", "frac_reward_zero_std", "kl", "entropy", "loss", "grad_norm")})
+    if correct:  # frac_zero_std: groups with equal rewards (what --skip-zero-std drops); frac_same_correct: all right or all wrong
+        row["frac_zero_std"] = float(constant_groups(torch.tensor(parts["reward"], dtype=torch.float64), G).float().mean())
+        row["frac_same_correct"] = float(constant_groups(torch.tensor(correct), G).float().mean())
+    row.update({k: row.get(k, stats.get(k, math.nan)) for k in ("frac_zero_std", "frac_same_correct", "kl", "entropy", "loss", "grad_norm")})
     row["clip_frac"] = stats.get("clip_low", math.nan) + stats.get("clip_high", math.nan)
     row["clip_frac_low"], row["clip_frac_high"] = stats.get("clip_low", math.nan), stats.get("clip_high", math.nan)
     row["completion_len_mean"], _ = _mean_std([float(x) for x in lengths])
@@ -240,6 +258,8 @@ def _metrics(step: int, batch, world: int, shared: list[dict], stats: dict, opti
     row["lr"] = optimizer.param_groups[0]["lr"]
     row["tokens_per_s"] = sum(lengths) / seconds if seconds > 0 else math.nan  # sampled completion tokens per second, all ranks
     row["seconds"] = seconds
+    for phase in ("rollout", "reference", "update"):  # rollout: generation and rewards; mean over ranks
+        row[f"seconds_{phase}"] = stats.get(f"seconds_{phase}", math.nan)
     return row
 
 

@@ -38,21 +38,22 @@ def check_backend(cfg) -> None:
         raise ConfigError("--generation-backend vllm needs a CUDA GPU and none is visible; use --generation-backend hf")
 
 
-def make_generator(cfg, model, processor, root: Path, rank: int):
-    """A VLLMGenerator for --generation-backend vllm, else None (transformers generate)."""
+def make_generator(cfg, model, processor, root: Path, rank: int, dtype: torch.dtype | None = None):
+    """A VLLMGenerator for --generation-backend vllm, else None (transformers generate).
+    ``dtype``: the engine's compute dtype (bfloat16 under bf16-mixed; default the weights')."""
     if cfg.generation_backend != "vllm":
         return None
-    return VLLMGenerator(cfg, model, processor, root, rank)
+    return VLLMGenerator(cfg, model, processor, root, rank, dtype)
 
 
 class VLLMGenerator:
     """``gen(prompt, record) -> (completions, truncated)`` for rollout's sample_fn, and
     ``gen.sync(model)`` after each update."""
 
-    def __init__(self, cfg, model, processor, root: Path, rank: int):
+    def __init__(self, cfg, model, processor, root: Path, rank: int, dtype: torch.dtype | None = None):
         from vllm import LLM
 
-        from mapkit.train.rollout import end_ids, placeholder_ids
+        from mapkit.train.generation import end_ids, placeholder_ids
 
         self.cfg, self.processor, self.root = cfg, processor, Path(root)
         self.eos, _ = end_ids(model, processor)
@@ -66,7 +67,7 @@ class VLLMGenerator:
                        gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=cfg.seed + rank,
                        max_model_len=cfg.max_prompt_length + cfg.max_new_tokens, limit_mm_per_prompt={"image": 1},
                        mm_processor_kwargs={"min_pixels": cfg.min_pixels, "max_pixels": cfg.max_pixels},
-                       dtype=str(next(model.parameters()).dtype).replace("torch.", ""))
+                       dtype=str(dtype or next(model.parameters()).dtype).replace("torch.", ""))
         self.sync(model)  # a resumed or LoRA-wrapped policy differs from the folder's weights
 
     @staticmethod
@@ -76,6 +77,7 @@ class VLLMGenerator:
     def __call__(self, prompt: dict, record: dict) -> tuple[list[torch.Tensor], list[bool]]:
         from vllm import SamplingParams
 
+        from mapkit.train.generation import trim
         from mapkit.train.rollout import load_map, patch_factor
 
         cfg = self.cfg
@@ -93,14 +95,11 @@ class VLLMGenerator:
         (result,) = self.llm.generate([request], params, use_tqdm=False)
         completions, truncated = [], []
         for o in result.outputs:
-            ids = list(o.token_ids)
-            ends = [j for j, t in enumerate(ids) if t in self.eos]
-            if ends:
-                ids = ids[: ends[0] + 1]
-            elif o.finish_reason == "stop":  # stopped on an end token the output left out
-                ids.append(o.stop_reason if isinstance(o.stop_reason, int) else self.eos[0])
-            completions.append(torch.tensor(ids, dtype=torch.long))
-            truncated.append(not ends and o.finish_reason == "length")
+            ((ids, cut),) = trim([list(o.token_ids)], self.eos)
+            if cut and o.finish_reason == "stop":  # stopped on an end token the output left out
+                ids, cut = torch.cat([ids, torch.tensor([o.stop_reason if isinstance(o.stop_reason, int) else self.eos[0]])]), False
+            completions.append(ids)
+            truncated.append(cut)
         return completions, truncated
 
     @torch.no_grad()
