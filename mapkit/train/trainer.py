@@ -76,10 +76,10 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         load_lines = lines_loader()
         lines_for = lambda record: load_lines(data.root / record["annotation"])
     _seed_everything(cfg.seed)
-    warm = None
-    if cfg.is_smoke and cfg.tiny_warmup_steps:
-        warm = lambda m, p: warm_up(m, p, data.records, data.root, cfg, cfg.tiny_warmup_steps, dist.device)
-    policy = load_policy(cfg, dist.device, checkpoint=resume_from, prepare=warm)
+    def warm(model, processor) -> None:  # the tiny model learns the answer formats first (warmup.py)
+        warm_up(model, processor, data.records, data.root, cfg, cfg.tiny_warmup_steps, dist.device)
+
+    policy = load_policy(cfg, dist.device, checkpoint=resume_from, prepare=warm if cfg.is_smoke and cfg.tiny_warmup_steps else None)
     processor = policy.processor
     log.info(policy.description)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
