@@ -28,7 +28,6 @@ import torch
 
 log = logging.getLogger("mapkit.train")
 
-TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")  # the answer formats taught
 BATCH = 4  # many small steps teach the tiny model more per second than few large ones
 LR = 1e-2
 
@@ -55,7 +54,9 @@ def warm_up(model, processor, records: list[dict], root: Path, cfg, steps: int, 
     from mapkit.train.grpo import completion_logprobs
     from mapkit.train.rollout import build_prompt, collate
 
-    records = [r for r in records if r["type"] in TYPES]  # other types (Grounding) keep their own format, untaught
+    from mapkit.vocab import RECORD_TYPES
+
+    records = [r for r in records if r["type"] in RECORD_TYPES]  # other types (Grounding) keep their own format, untaught
     if not records:
         log.info("tiny model: no record of a type with a taught answer format; no warm-up")
         return float("nan")
