@@ -29,6 +29,7 @@ import jsonschema
 
 from mapkit.displaynames import control_problems, name_key
 from mapkit.errors import AnnotationError, GraphError, Problem
+from mapkit.files import atomic_write_text
 
 _TRANSFER_WORDS = ("transfer", "interchange", "换乘")
 
@@ -255,9 +256,7 @@ def dump(annotation: Annotation, path: str | Path) -> None:
     """Write an annotation as pretty JSON, atomically (a crash leaves the old file)."""
     path = Path(path)
     text = json.dumps(annotation.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
 
 
 def _parse_json(raw: bytes | str, source: str) -> Any:

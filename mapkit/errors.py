@@ -73,6 +73,12 @@ class RenderError(MapkitError):
     """A map could not be drawn (no coordinates, missing font, bad image)."""
 
 
+class UsageError(MapkitError):
+    """Options that cannot go together or are malformed (the CLI's exit code 2)."""
+
+    exit_code = 2
+
+
 class HubError(MapkitError):
     """The Hub could not be reached or refused the request."""
 

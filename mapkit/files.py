@@ -1,4 +1,4 @@
-"""Atomic file writes whose result has the permissions a plain ``open(path, "w")`` gives.
+"""One atomic file write and one file hash for the whole package. Atomic writes whose result has the permissions a plain ``open(path, "w")`` gives.
 
 ``tempfile.mkstemp`` creates its file mode 0600 so that nobody else can read it while it
 is being written; renamed into place as is, a card or a PNG would stay unreadable to
@@ -13,6 +13,7 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -48,3 +49,17 @@ def atomic_write(path: str | Path, content: bytes | Callable[[BinaryIO], object]
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """``atomic_write`` of UTF-8 text."""
+    return atomic_write(path, text.encode("utf-8"))
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (maps can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

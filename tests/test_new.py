@@ -8,7 +8,7 @@ from PIL import Image
 
 from mapkit.annotation import load, loads
 from mapkit.errors import AnnotationError, MapkitError
-from mapkit.render.images import sha256_file
+from mapkit.files import sha256_file
 from mapkit.importers.scaffold import scaffold
 
 

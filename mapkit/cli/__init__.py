@@ -8,12 +8,11 @@ from typing import Sequence
 
 import typer
 
-from mapkit.cli._app import app, err, error
-from mapkit.errors import MapkitError
-
 # Importing a module registers its commands on `app`. Heavy dependencies (torch,
 # transformers) are imported inside the commands that need them.
 from mapkit.cli import annotate, build, evaluate, maps, publish, train  # noqa: E402,F401
+from mapkit.cli._app import app, err, error
+from mapkit.errors import MapkitError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

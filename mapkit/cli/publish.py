@@ -26,14 +26,8 @@ def push(
     Re-validates the folder first. Uses HF_ENDPOINT, HF_TOKEN or the login stored by
     `hf auth login`. Exit 3 when the Hub cannot be reached or refuses the push.
     """
-    from mapkit.publish.hub import REPO_ID_RE, TAG_RE, push as do_push
+    from mapkit.publish.hub import push as do_push
 
-    if not REPO_ID_RE.match(repo_id):
-        raise typer.BadParameter(f"{repo_id!r} is not ORG/NAME", param_hint="--repo-id")
-    if tag is not None and not TAG_RE.match(tag):
-        raise typer.BadParameter(f"{tag!r} is not a version like v1.2.0", param_hint="--tag")
-    if tag and create_pr:
-        raise typer.BadParameter("cannot tag an unmerged pull request; tag after merging it", param_hint="--tag/--create-pr")
     result = do_push(folder, repo_id, revision=revision, tag=tag, private=private, create_pr=create_pr,
                      message=message, dry_run=dry_run)
     plan = result.plan
@@ -82,7 +76,8 @@ def export(
     """
     import json
 
-    from mapkit.publish.export import FORMATS, export as do_export
+    from mapkit.publish.export import FORMATS
+    from mapkit.publish.export import export as do_export
 
     if fmt == "reasonmap":
         from mapkit.publish.reasonmap import export_reasonmap

@@ -32,6 +32,7 @@ from mapkit.dataset.crashsafe import recover, sigterm_interrupts
 from mapkit.dataset.folder import MapFile, counts, write_dataset
 from mapkit.dataset.splits import assign_splits
 from mapkit.errors import DatasetError, MapkitError
+from mapkit.files import sha256_file
 from mapkit.graph import TransitMap
 from mapkit.questions import (
     ALL_TYPES,
@@ -44,9 +45,9 @@ from mapkit.questions import (
     load_templates,
 )
 from mapkit.questions.grounding import scene_from_geometry, scene_from_xy
-from mapkit.render.images import image_size, sha256_file
-from mapkit.vocab import FAMILIES  # --types names that stand for several types (TorF, Counting, Grounding)
 from mapkit.questions.templates import TemplateSet
+from mapkit.render.images import image_size
+from mapkit.vocab import FAMILIES  # --types names that stand for several types (TorF, Counting, Grounding)
 
 
 @dataclass

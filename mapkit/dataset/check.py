@@ -17,13 +17,13 @@ what may be uploaded. Every failure is a ``DatasetError`` that names the file.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mapkit.errors import DatasetError
+from mapkit.files import sha256_file
 
 REBUILD = "rebuild the folder with `mapkit build`"
 # Files of a dataset folder that the manifest cannot hash: itself, and the card that is
@@ -70,14 +70,6 @@ def listed_file(folder: Path, rel: str, *, follow_symlinks: bool = True) -> Path
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / "manifest.json"
     if not folder.is_dir():
@@ -93,21 +85,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_parquet(path: Path) -> list[dict[str, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_table(path).to_pylist()
-    except (pa.ArrowException, OSError, ValueError) as e:
-        raise DatasetError(f"{path}: not a readable parquet file ({e}); {REBUILD}") from None
-
-
 def validate_folder(folder: str | Path, *, records: bool = True, publish: bool = False) -> dict[str, Any]:
     """Check a dataset folder (see the module docstring); returns its manifest."""
     from mapkit.dataset.folder import counts
     from mapkit.dataset.maps import check_maps
-    from mapkit.dataset.records import validate_records
+    from mapkit.dataset.records import read_parquet, validate_records
     from mapkit.dataset.splits import check_split_leaks
 
     folder = Path(folder)
@@ -117,7 +99,7 @@ def validate_folder(folder: str | Path, *, records: bool = True, publish: bool =
         raise DatasetError(f"{folder / 'manifest.json'}: lists no files with their sha256; {REBUILD}")
     for rel, digest in sorted(hashes.items()):
         path = listed_file(folder, rel, follow_symlinks=not publish)
-        if not digest or _sha256(path) != digest:
+        if not digest or sha256_file(path) != digest:
             raise DatasetError(f"{path}: sha256 differs from manifest.json (the file changed after the build); {REBUILD}")
     if publish:
         publish_files(folder, manifest)  # refuses unlisted files and symlinks
@@ -129,7 +111,7 @@ def validate_folder(folder: str | Path, *, records: bool = True, publish: bool =
         rel = path.relative_to(folder).as_posix()
         if rel not in hashes:
             raise DatasetError(f"{path}: not listed in manifest.json; {REBUILD}")
-        rows.extend(_read_parquet(path))
+        rows.extend(read_parquet(path))
     if records:
         validate_records(rows)
         check_split_leaks(rows)

@@ -17,6 +17,7 @@ folder. The same records give byte-identical parquet files (pyarrow, no timestam
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -30,10 +31,11 @@ from mapkit.dataset.maps import write_maps_parquet
 from mapkit.dataset.records import read_parquet, validate_records, write_parquet
 from mapkit.dataset.splits import LABELS, TYPE_ORDER, check_split_leaks
 from mapkit.errors import DatasetError
-from mapkit.render.images import sha256_file
+from mapkit.files import sha256_file
 
 FORMAT_VERSION = 1
 SPLIT_ORDER = ("train", "validation", "test")
+SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_.]+?)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")
 
 
 # ------------------------------------------------------------------ counts
@@ -160,13 +162,45 @@ def _check_replaceable(out: Path) -> None:
 
 
 def read_dataset(folder: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """Split -> records, read back from ``data/*.parquet`` (in file order)."""
-    folder = Path(folder)
-    files = sorted((folder / "data").glob("*.parquet"))
+    """Split -> its records as plain dicts (lists stay lists, nulls are None), splits in
+    train/validation/test order; a damaged or misnamed file is a DatasetError naming it."""
+    files = split_files(folder)
     if not files:
         raise DatasetError(f"{folder}: no data/*.parquet files; is this a mapkit dataset folder? (build one with `mapkit build`)")
-    out: dict[str, list[dict[str, Any]]] = {}
-    for file in files:
-        split = file.name.split("-", 1)[0]
-        out.setdefault(split, []).extend(read_parquet(file))
+    return {split: [row for path in paths for row in read_parquet(path)] for split, paths in files.items()}
+
+
+def split_files(folder: Path | str) -> dict[str, list[Path]]:
+    """Split name -> its parquet shards under ``data/``, splits in train/validation/test order."""
+    folder = Path(folder)
+    found: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted((folder / "data").glob("*.parquet")):
+        m = SHARD_RE.match(path.name)
+        if m is None:
+            raise DatasetError(f"{path}: parquet file not named <split>-NNNNN-of-NNNNN.parquet (rebuild the folder with `mapkit build`)")
+        found[m.group("split")].append(path)
+    return {s: found[s] for s in _split_order(found)}
+
+
+def _split_order(splits) -> list[str]:
+    return sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
+
+
+def read_annotations(folder: Path | str) -> dict[str, dict[str, Any]]:
+    """City -> the header fields of its annotation copy (name, country, licence, source...)."""
+    out = {}
+    for path in sorted((Path(folder) / "annotations").glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"{path}: not valid JSON ({e})") from e
+        data = data if isinstance(data, dict) else {}
+        out[str(data.get("city") or path.stem)] = {
+            "file": f"annotations/{path.name}",
+            **{k: data.get(k) for k in ("name", "country", "language", "license", "source")},
+            "stations": len(data.get("stations") or {}),
+            "lines": len(data.get("lines") or []),
+        }
     return out
+
+

@@ -154,4 +154,8 @@ def write_parquet(records: list[Mapping[str, Any]], path: Path) -> None:
 
 
 def read_parquet(path: Path) -> list[dict[str, Any]]:
-    return pq.read_table(path).to_pylist()
+    """The rows of one parquet file as plain dicts; a damaged file is a DatasetError naming it."""
+    try:
+        return pq.read_table(path).to_pylist()
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise DatasetError(f"{path}: not a readable parquet file ({e}); rebuild the folder with `mapkit build`") from None

@@ -16,13 +16,13 @@ from ``mapkit.rewards.breakdown``, the map score from ``mapkit.rewards.map_score
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mapkit.errors import MapkitError
+from mapkit.files import atomic_write_text
 from mapkit.vocab import ACCURACY_WEIGHTS as DIFFICULTY_WEIGHTS
 from mapkit.vocab import ALL_TYPES as TYPES
 from mapkit.vocab import GROUNDING_TYPES, PLUS_TYPES
@@ -215,12 +215,6 @@ def predictions_path(report_path: str | Path) -> Path:
     return path.with_name(f"{path.stem if path.suffix == '.json' else path.name}.predictions.jsonl")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(report: Mapping[str, Any], predictions: list[Mapping[str, Any]], path: str | Path) -> Path:
     """Write ``path`` (the report, with ``predictions`` naming its sibling file) and the
     predictions, one JSON object a line. Returns the predictions' path."""
@@ -230,8 +224,8 @@ def write_report(report: Mapping[str, Any], predictions: list[Mapping[str, Any]]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         side = predictions_path(path)
-        _write_atomic(side, "".join(json.dumps(p, ensure_ascii=False, default=str) + "\n" for p in predictions))
-        _write_atomic(path, json.dumps({**report, "predictions": side.name}, ensure_ascii=False, indent=2, default=str) + "\n")
+        atomic_write_text(side, "".join(json.dumps(p, ensure_ascii=False, default=str) + "\n" for p in predictions))
+        atomic_write_text(path, json.dumps({**report, "predictions": side.name}, ensure_ascii=False, indent=2, default=str) + "\n")
     except OSError as e:
         raise MapkitError(f"--out {path}: cannot write the report ({e.strerror or e})") from None
     return side

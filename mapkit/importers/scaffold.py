@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import MapkitError
-from mapkit.files import atomic_write
-from mapkit.render.images import image_size, sha256_file
+from mapkit.files import atomic_write, sha256_file
+from mapkit.render.images import image_size
 from mapkit.slugs import check_city
 
 TODO = "TODO"

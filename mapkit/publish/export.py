@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mapkit.errors import DatasetError
+from mapkit.files import atomic_write_text
 from mapkit.frames import MIN_PIXELS, answer_in_frame, frame_size, in_model_frame, smart_resize
 from mapkit.vocab import GROUNDING_TYPES
 
@@ -101,8 +102,8 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
     image's size (``mapkit.frames.smart_resize``), and their question and target are
     rescaled to it.
     """
+    from mapkit.dataset import read_dataset as read_records
     from mapkit.dataset import validate_folder
-    from mapkit.publish.card import read_records
 
     if fmt not in FORMATS:
         raise DatasetError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -149,14 +150,10 @@ def export(folder: Path | str, out: Path | str, *, fmt: str = "sharegpt", splits
         raise DatasetError(f"nothing to export from {', '.join(chosen)} of {folder}"
                            + (" (only planning questions: add --include-planning)" if skipped else ""))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        if fmt == "sharegpt":
-            json.dump(rows, f, ensure_ascii=False, indent=1)
-        else:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
+    if fmt == "sharegpt":
+        atomic_write_text(out, json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        atomic_write_text(out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     info = None
     if fmt == "sharegpt":
         info = {name or out.stem: {"file_name": out.name, "formatting": "sharegpt",

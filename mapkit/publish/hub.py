@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from mapkit.errors import DatasetError, HubError, HubUnreachableError
+from mapkit.errors import DatasetError, HubError, HubUnreachableError, UsageError
+from mapkit.files import atomic_write, sha256_file
 
 REPO_TYPE = "dataset"
 KEEP_REMOTE = {".gitattributes"}  # Hub-managed; a folder without one leaves the remote one alone
@@ -47,14 +48,6 @@ def local_files(folder: Path) -> dict[str, Path]:
     return publish_files(folder, read_manifest(Path(folder)))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def git_blob_oid(path: Path) -> str:
     """The id git (and the Hub's tree API) gives a regular file: sha1 of header + content."""
     h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
@@ -67,7 +60,7 @@ def git_blob_oid(path: Path) -> str:
 def _publishable(folder: Path) -> dict[str, int]:
     """Run the shared folder check with the publishing rules; returns rows per split."""
     from mapkit.dataset import validate_folder
-    from mapkit.publish.card import split_files
+    from mapkit.dataset.folder import split_files
 
     refuse = f"{folder}: not a valid dataset folder, refusing to publish it (rebuild it with `mapkit build`)"
     if not folder.is_dir():
@@ -201,7 +194,7 @@ def plan_push(folder: Path | str, repo_id: str, *, revision: str = "main", endpo
             plan.upload_bytes += size
             continue
         if entry.lfs is not None:
-            mine = hashlib.sha256(content).hexdigest() if content is not None else _sha256(local[rel])
+            mine = hashlib.sha256(content).hexdigest() if content is not None else sha256_file(local[rel])
             same = entry.lfs.sha256 == mine
         else:
             mine = (hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest() if content is not None
@@ -230,7 +223,16 @@ def local_plan(folder: Path | str, repo_id: str, *, revision: str = "main", endp
 
 def _check_repo_id(repo_id: str) -> None:
     if not REPO_ID_RE.match(repo_id or ""):
-        raise HubError(f"--repo-id {repo_id!r} is not ORG/NAME (letters, digits, '-', '_', '.')")
+        raise UsageError(f"--repo-id {repo_id!r} is not ORG/NAME (letters, digits, '-', '_', '.')")
+
+
+def check_push_options(repo_id: str, tag: str | None, create_pr: bool) -> None:
+    """The one place that says which push options go together (UsageError, exit 2)."""
+    _check_repo_id(repo_id)
+    if tag is not None and not TAG_RE.match(tag):
+        raise UsageError(f"--tag {tag!r} is not a version like v1.2.0")
+    if tag and create_pr:
+        raise UsageError("--tag and --create-pr together would tag an unmerged pull request; tag after merging it")
 
 
 # -- pushing ---------------------------------------------------------------------------------
@@ -254,11 +256,7 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
     ``repo_id`` and the tag (or branch); a dry run only computes that card.
     """
     folder = Path(folder)
-    _check_repo_id(repo_id)
-    if tag is not None and not TAG_RE.match(tag):
-        raise HubError(f"--tag {tag!r} is not a version like v1.2.0")
-    if tag and create_pr:
-        raise HubError("--tag and --create-pr together would tag an unmerged pull request; tag after merging it")
+    check_push_options(repo_id, tag, create_pr)
     counts = _publishable(folder)
     endpoint = resolve_endpoint(endpoint)
     token = resolve_token(token)
@@ -284,7 +282,7 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
     if dry_run:
         return PushResult(plan, None)
     for rel, content in plan.overrides.items():  # the folder must hold what the revision will hold
-        _write_atomic(folder / rel, content)
+        atomic_write(folder / rel, content)
     plan.overrides.clear()
 
     api = _api(endpoint, token)
@@ -318,7 +316,7 @@ def push(folder: Path | str, repo_id: str, *, revision: str = "main", tag: str |
 
 
 def _default_message(folder: Path, counts: dict[str, int]) -> str:
-    from mapkit.publish.card import read_manifest
+    from mapkit.dataset.check import read_manifest
 
     manifest = read_manifest(folder)
     version = manifest.get("mapkit_version") or manifest.get("version") or "?"
@@ -333,12 +331,6 @@ def _is_mapkit_card(path: Path) -> bool:
         return CARD_MARKER in path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
 
 
 # -- errors --------------------------------------------------------------------------------

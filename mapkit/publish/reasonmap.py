@@ -89,8 +89,8 @@ def export_reasonmap(folder: Path | str, out: Path | str, splits: list[str]) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mapkit.dataset import read_dataset as read_records
     from mapkit.dataset import validate_folder
-    from mapkit.publish.card import read_records
     from mapkit.publish.export import _select_splits
 
     folder, out = Path(folder), Path(out)

@@ -9,7 +9,14 @@ Example::
     >>> records = generate(TransitMap.from_annotation(load("annotations/tokyo.json")), seed=0)  # doctest: +SKIP
 """
 from mapkit.questions.engine import (
-    ALL_TYPES, COLUMNS, DEFAULT_COUNTS, GROUNDING_COUNTS, GROUNDING_TYPES, TYPES, GenerationReport, generate,
+    ALL_TYPES,
+    COLUMNS,
+    DEFAULT_COUNTS,
+    GROUNDING_COUNTS,
+    GROUNDING_TYPES,
+    TYPES,
+    GenerationReport,
+    generate,
 )
 from mapkit.questions.queries import QUERIES, TYPE_QUERY, execute
 from mapkit.questions.records import counting_options, route_text

@@ -12,6 +12,7 @@ from typing import Any
 import networkx as nx
 
 from mapkit.difficulty import map_difficulty
+from mapkit.displaynames import name_key  # one rule for "the same name" (NFC, case, spaces)
 from mapkit.errors import MapkitError
 from mapkit.graph import TransitMap
 
@@ -35,13 +36,13 @@ class City:
         self.tm = tm
         a = tm.annotation
         self.annotation = a
-        names = Counter(_norm(s.name) for s in a.stations.values())
+        names = Counter(name_key(s.name) for s in a.stations.values())
         served = [sid for sid in sorted(a.stations) if tm.lines_through(sid)]
         # Stations whose display names collide cannot be named unambiguously: never asked.
-        self.stations = [sid for sid in served if names[_norm(a.stations[sid].name)] == 1]
+        self.stations = [sid for sid in served if names[name_key(a.stations[sid].name)] == 1]
         self.collided = len(served) - len(self.stations)
-        line_names = Counter(_norm(line.name) for line in a.lines)
-        self.lines = sorted(line.id for line in a.lines if line_names[_norm(line.name)] == 1)
+        line_names = Counter(name_key(line.name) for line in a.lines)
+        self.lines = sorted(line.id for line in a.lines if line_names[name_key(line.name)] == 1)
         stats = tm.stats()
         self.line_count, self.transfer_count = stats.line_count, stats.transfer_count
         self.difficulty = map_difficulty(stats.line_count, stats.transfer_count)
@@ -176,7 +177,3 @@ def _bfs(adjacency: dict[str, list[str]], source: str) -> dict[str, int]:
     return seen
 
 
-def _norm(name: str) -> str:
-    from mapkit.displaynames import name_key  # one rule for "the same name" (NFC, case, spaces)
-
-    return name_key(name)

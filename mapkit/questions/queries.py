@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mapkit.displaynames import name_key
 from mapkit.errors import AmbiguousQueryError, TemplateError, UncertainTopologyError
 from mapkit.graph import Route, TransitMap
 
@@ -46,7 +47,7 @@ def _plan_routes(tm: TransitMap, station_1: str, station_2: str) -> list[Route]:
     shared = _shared_names(tm)
     kept = []
     for route in routes:
-        if any(_norm(tm.name(s.arrival)) in shared for s in route.sections[:-1]):
+        if any(name_key(tm.name(s.arrival)) in shared for s in route.sections[:-1]):
             continue  # a transfer at a station whose name is not unique cannot be written down
         try:
             for s in route.sections:
@@ -62,14 +63,10 @@ def _plan_routes(tm: TransitMap, station_1: str, station_2: str) -> list[Route]:
 _SHARED: weakref.WeakKeyDictionary[TransitMap, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
-def _norm(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
 def _shared_names(tm: TransitMap) -> frozenset[str]:
     """Display names (normalised) that more than one station of the map carries."""
     if tm not in _SHARED:
-        seen = Counter(_norm(st.name) for st in tm.annotation.stations.values())
+        seen = Counter(name_key(st.name) for st in tm.annotation.stations.values())
         _SHARED[tm] = frozenset(name for name, n in seen.items() if n > 1)
     return _SHARED[tm]
 

@@ -6,7 +6,6 @@ higher, explicit cap instead of switching the guard off.
 """
 from __future__ import annotations
 
-import hashlib
 import struct
 from pathlib import Path
 
@@ -29,14 +28,6 @@ def image_size(path: str | Path) -> tuple[int, int]:
             return im.size
     except (OSError, Image.DecompressionBombError, struct.error) as e:
         raise MapkitError(f"{path}: not a readable image ({e})") from None
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def open_map(path: str | Path, mode: str = "RGB") -> Image.Image:

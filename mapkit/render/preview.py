@@ -31,8 +31,8 @@ from PIL import Image, ImageDraw
 from mapkit.annotation import Annotation
 from mapkit.errors import RenderError
 from mapkit.files import atomic_write
-from mapkit.render.images import MAX_MAP_PIXELS
 from mapkit.render.fonts import FontSet
+from mapkit.render.images import MAX_MAP_PIXELS
 
 FAR_FACTOR = 6.0
 RED = (220, 20, 30)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import ConfigError, DatasetError, HubError
+from mapkit.files import atomic_write
 
 MAPKIT, REASONMAP, REASONMAP_PLUS = "mapkit", "reasonmap", "reasonmap-plus"
 REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
@@ -150,9 +151,7 @@ def _cached(data: bytes, suffix: str) -> str:
     path = cache_dir() / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
     return str(path)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mapkit.files import atomic_write_text
+
 STATE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -138,9 +140,7 @@ def _truncate_after(path: Path, step: int) -> None:
         return
     keep = [line for line in read_log_lines(path) if line[1]["step"] <= step]
     keep = [text for text, _ in keep]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def read_log_lines(path: Path) -> list[tuple[str, dict]]:
