@@ -18,6 +18,17 @@ class CityNameError(MapkitError):
     """A city name is not a slug (it could name a path outside the intended folder)."""
 
 
+def slug_id(text: str, *, keep_case: bool = False, fallback: str = "x") -> str:
+    """An id made from free text (a station or line name in a source feed): runs of
+    characters other than letters and digits become one '-'; lower case unless asked.
+
+    >>> slug_id("  Shin-Ōsaka (JR) "), slug_id("A Line", keep_case=True), slug_id("!!")
+    ('shin-ōsaka-jr', 'A-Line', 'x')
+    """
+    text = text.strip() if keep_case else text.strip().casefold()
+    return re.sub(r"[^\w]+", "-", text).strip("-") or fallback
+
+
 def check_city(city: str) -> str:
     """``city`` unchanged when it is a slug; CityNameError (exit 1) otherwise."""
     if not isinstance(city, str) or not CITY_SLUG.fullmatch(city):

@@ -56,6 +56,3 @@ def require_train_extra(command: str) -> None:
         raise fail(f"`mapkit {command}` needs the [train] extra, and {', '.join(missing)} "
                    f"{'is' if len(missing) == 1 else 'are'} not installed. Install it with:\n  {TRAIN_INSTALL}")
 
-
-def isatty() -> bool:
-    return sys.stderr.isatty()

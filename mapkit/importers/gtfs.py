@@ -35,7 +35,7 @@ from typing import Any, Iterable
 from mapkit.annotation import Annotation, dump, loads
 from mapkit.errors import AnnotationError, MapkitError, SourceError
 from mapkit.importers.patterns import DEFAULT_MIN_TRIP_SHARE, RouteReport, check_share, select
-from mapkit.slugs import check_city
+from mapkit.slugs import check_city, slug_id
 
 # Basic route types and the extended (Google) ones that mean the same kind of service.
 ROUTE_TYPE_NAMES: dict[str, set[int]] = {
@@ -215,7 +215,7 @@ def convert_feed(feed_path: str | Path, *, city: str, route_types=None, country:
                 covered -= p.trips
                 warnings.append(f"route {rid} ({label}): a pattern of {p.trips} trip(s) shares no station with the rest; left out")
         served = {s for counter in by_direction.values() for seq in counter for s in seq}
-        line_id = _unique(_slug(short or rid, keep_case=True), used_ids)
+        line_id = _unique(slug_id(short or rid, keep_case=True), used_ids)
         if report is not None:
             report.append(RouteReport(rid, line_id, label, total_trips, max(covered, 0), len(pattern_list),
                                       sum(len(c) for c in by_direction.values()), tuple(sorted(served - drawn))))
@@ -279,12 +279,6 @@ def _color(value: Any) -> str | None:
     if text and re.fullmatch(r"#?[0-9A-Fa-f]{6}", text):
         return "#" + text.lstrip("#").upper()
     return None
-
-
-def _slug(text: str, keep_case: bool = False) -> str:
-    text = text.strip() if keep_case else text.strip().casefold()
-    out = re.sub(r"[^\w]+", "-", text).strip("-")
-    return out or "x"
 
 
 def _unique(base: str, used: set[str]) -> str:
@@ -376,7 +370,7 @@ def _stations(feed) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     station_rows: dict[str, dict[str, Any]] = {}
     for r in sorted(set(merged_into.values()), key=lambda x: ((_text(rows[x].stop_name) or x).casefold(), x)):
         name = _text(rows[r].stop_name) or r
-        sid = _unique(_slug(name), used)
+        sid = _unique(slug_id(name), used)
         station_id_of_root[r] = sid
         members = [m for m, target in merged_into.items() if target == r]
         pts = [place(m) for m in members]

@@ -31,6 +31,7 @@ from mapkit.annotation import Annotation, dump, loads
 from mapkit.errors import AnnotationError, MapkitError, Problem, SourceError
 from mapkit.files import sha256_file
 from mapkit.render.images import image_size
+from mapkit.slugs import slug_id
 
 TRANSFER_MARKERS = (" (Transfer Station)", "（换乘站）")
 BRANCH_MARKERS = (" (Branch-starting Station)", "（支线起始站）")
@@ -65,8 +66,7 @@ def strip_markers(raw: str) -> tuple[str, bool, bool]:
 def slug(text: str) -> str:
     """Stable id: lower case, words joined by '-', a trailing 'Station'/'站' dropped."""
     text = re.sub(r"(\s+station|站)$", "", text.strip(), flags=re.IGNORECASE) or text.strip()
-    out = re.sub(r"[^\w]+", "-", text.casefold()).strip("-")
-    return out or "station"
+    return slug_id(text, fallback="station")
 
 
 def palette(index: int) -> str:

@@ -256,11 +256,6 @@ def _separate_duplicates(pos: np.ndarray) -> np.ndarray:
     return pos
 
 
-def count_crossings(pos: np.ndarray, edges: np.ndarray) -> int:
-    """Proper crossings between edges that share no station."""
-    return len(crossing_pairs(pos, edges))
-
-
 def crossing_pairs(pos: np.ndarray, edges: np.ndarray) -> set[tuple[int, int]]:
     """Pairs of edge indices (i < j) that cross and share no station."""
     if len(edges) < 2:

@@ -53,7 +53,6 @@ def warm_up(model, processor, records: list[dict], root: Path, cfg, steps: int, 
     from mapkit.train.generation import end_ids
     from mapkit.train.grpo import completion_logprobs
     from mapkit.train.rollout import build_prompt, collate
-
     from mapkit.vocab import RECORD_TYPES
 
     records = [r for r in records if r["type"] in RECORD_TYPES]  # other types (Grounding) keep their own format, untaught
