@@ -26,7 +26,6 @@ for Grounding1/2, other lines within that radius for Grounding3.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -39,7 +38,7 @@ from mapkit.annotation import Annotation
 from mapkit.difficulty import LABELS, question_difficulty
 from mapkit.frames import GROUNDING_TYPES, fmt_box, fmt_point
 from mapkit.questions.city import City
-from mapkit.questions.records import _even_picks
+from mapkit.questions.records import _even_picks, record_head
 from mapkit.questions.templates import Template, TemplateSet
 
 CLUTTER_RADIUS = 0.05  # of the image's longer side: what counts as "around" the target
@@ -320,19 +319,10 @@ def _record(city: City, scene: Scene, target: Target, template: Template, paraph
         line = target.result
         answer_text = a.line(line).name
     params = {**target.args, **({"station": station} if station and "station" not in target.args else {})}
-    key = json.dumps({"city": ctx["city"], "type": target.type, "params": params}, sort_keys=True, ensure_ascii=False)
     program = {"op": template.op, "args": dict(sorted(target.args.items())), "result": target.result,
                "paraphrase": paraphrase, "clutter": target.measure}
     return {
-        "id": hashlib.sha256(key.encode("utf-8")).hexdigest()[:16],
-        "split": None,
-        "city": a.city,
-        "country": a.country,
-        "map_id": a.city,
-        "figure": ctx["figure"],
-        "annotation": ctx["annotation"],
-        "type": target.type,
-        "template_id": template.id,
+        **record_head(a, ctx, target.type, template.id, params),
         "question": template.render(paraphrase, values),
         "options": None,
         "answer": -1,

@@ -15,6 +15,22 @@ from mapkit.questions.templates import Template
 LETTERS = "ABCD"
 
 
+def record_head(a, ctx: dict[str, Any], record_type: str, template_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The columns every record starts with; ``id`` is a stable hash of city, type and params."""
+    key = json.dumps({"city": ctx["city"], "type": record_type, "params": params}, sort_keys=True, ensure_ascii=False)
+    return {
+        "id": hashlib.sha256(key.encode("utf-8")).hexdigest()[:16],
+        "split": None,
+        "city": a.city,
+        "country": a.country,
+        "map_id": a.city,
+        "figure": ctx["figure"],
+        "annotation": ctx["annotation"],
+        "type": record_type,
+        "template_id": template_id,
+    }
+
+
 def instantiate(city: City, record_type: str, templates: tuple[Template, ...], chosen: list[Candidate],
                  rng: random.Random, ctx: dict[str, str]) -> list[dict[str, Any]]:
     picks = _even_picks(templates, len(chosen), rng)
@@ -119,19 +135,10 @@ def _record(city: City, record_type: str, template: Template, paraphrase: int, c
         answer, answer_text = int(cand.result), str(cand.result)
     station_1 = p.get("station_1", p.get("station"))
     station_2 = p.get("station_2")
-    key = json.dumps({"city": ctx["city"], "type": record_type, "params": p}, sort_keys=True, ensure_ascii=False)
     program = {"op": template.op, "args": dict(sorted(p.items())), "result": cand.result, "paraphrase": paraphrase}
     a = tm.annotation
     return {
-        "id": hashlib.sha256(key.encode("utf-8")).hexdigest()[:16],
-        "split": None,
-        "city": a.city,
-        "country": a.country,
-        "map_id": a.city,
-        "figure": ctx["figure"],
-        "annotation": ctx["annotation"],
-        "type": record_type,
-        "template_id": template.id,
+        **record_head(a, ctx, record_type, template.id, p),
         "question": template.render(paraphrase, values),
         "options": options,
         "answer": answer,

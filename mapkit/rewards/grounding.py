@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 from mapkit.errors import RewardError
 from mapkit.frames import GROUNDING_TYPES, box_to_frame, frame_size, seen_size, to_frame
 from mapkit.rewards.names import line_key, normalize
-from mapkit.rewards.parse import find_box, literal_names
+from mapkit.rewards.parse import find_box, literal_names, strip_wrappers
 
 CORRECT = 10.0
 FORMAT = 1.0
@@ -48,7 +47,6 @@ _NUM = r"(\d{1,7}(?:\.\d{1,6})?)"
 _SEP = r"(?:\s*,\s*|\s+)"
 _BOX = re.compile(rf"[\[(]?\s*{_NUM}{_SEP}{_NUM}{_SEP}{_NUM}{_SEP}{_NUM}\s*[\])]?")
 _POINT = re.compile(rf"[\[(]?\s*{_NUM}{_SEP}{_NUM}\s*[\])]?")
-_WRAPPER = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\s*\{(.*)\}", re.DOTALL)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -95,16 +93,7 @@ def check(record: Mapping[str, Any]) -> None:
 
 
 def _unwrap(content: str) -> str:
-    s = unicodedata.normalize("NFKC", content).strip()
-    for _ in range(3):
-        m = _WRAPPER.fullmatch(s)
-        if m:
-            s = m.group(1).strip()
-        elif len(s) >= 2 and s[0] == "$" and s[-1] == "$":
-            s = s.strip("$").strip()
-        else:
-            break
-    return s.rstrip(".").strip()
+    return strip_wrappers(content).rstrip(".").strip()
 
 
 def read_answer(text: str, shape: str, names: tuple[str, ...] = ()) -> tuple[Any, str]:

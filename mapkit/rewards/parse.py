@@ -118,12 +118,11 @@ _INTEGER = re.compile(r"[0-9]+", re.ASCII)
 KINDS = {"TorF1": "yesno", "TorF2": "yesno", "Counting1": "letter", "Counting2": "integer", "Counting3": "integer"}
 
 
-def admissible(content: str, kind: str) -> str | None:
-    """The one admissible answer in ``content`` in canonical form ("yes"/"no", "A".."D",
-    digits without leading zeros), or None when it is anything else: several options
-    ("A or B", "yes/no", "ABCD"), a sentence, a negative or non-integer number."""
+def strip_wrappers(content: str) -> str:
+    """``content`` NFKC-normalised without the LaTeX wrappers and math dollars a model may
+    put around a plain answer (at most a few nested ones, so the work stays linear)."""
     s = unicodedata.normalize("NFKC", content).strip()
-    for _ in range(3):  # at most a few nested wrappers / math dollars
+    for _ in range(3):
         m = _WRAPPER.fullmatch(s)
         if m:
             s = m.group(1).strip()
@@ -131,6 +130,14 @@ def admissible(content: str, kind: str) -> str | None:
             s = s.strip("$").strip()
         else:
             break
+    return s
+
+
+def admissible(content: str, kind: str) -> str | None:
+    """The one admissible answer in ``content`` in canonical form ("yes"/"no", "A".."D",
+    digits without leading zeros), or None when it is anything else: several options
+    ("A or B", "yes/no", "ABCD"), a sentence, a negative or non-integer number."""
+    s = strip_wrappers(content)
     s = s.rstrip(".").strip() if kind != "letter" else s
     if kind == "yesno":
         return _YES_NO.get(s.casefold())
