@@ -7,7 +7,8 @@ candidates get a thin leader line back to the marker.
 
 Fixed obstacles (line strokes as short segments, station markers, the map area's edge)
 are tested once for all candidates with shapely STRtree ``dwithin`` queries, so a label
-keeps a small clearance from every stroke. Placed labels go into an rtree index.
+keeps a small clearance from every stroke. Placed labels go into a grid of boxes
+(``mapkit.render.boxindex``).
 
 A candidate nearer another station's marker than its own is refused too: readers
 take a name for the station it is closest to.
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import rtree
 import shapely
 from PIL import ImageFont
+
+from mapkit.render.boxindex import BoxIndex
 
 Box = tuple[float, float, float, float]
 
@@ -121,15 +123,16 @@ class LabelPlacer:
         self._clearance = clearance
         self._bounds = bounds
         self._step = step
-        props = rtree.index.Property()
-        props.dimension = 2
-        self._index = rtree.index.Index(properties=props)
-        self._leader_index = rtree.index.Index(properties=props)  # bounding boxes of leader lines
-        self._placed: dict[int, tuple[str, _Candidate]] = {}  # rtree id -> (station, candidate)
+        # placed label boxes and the bounding boxes of their leader lines; a grid cell about
+        # the size of a short label keeps each query to a few cells
+        self._index = BoxIndex(cell=16 * step)
+        self._leader_index = BoxIndex(cell=16 * step)
+        self._box_geoms: dict[int, object] = {}  # placement id -> shapely box of a placed label, made when needed
+        self._placed: dict[int, tuple[str, _Candidate]] = {}  # placement id -> (station, candidate)
         self._next_id = 0
         self._options: dict[str, list[_Candidate]] = {}  # every station's free candidates, across calls
         self.strict_nearest = True  # refuse boxes nearer another station than their own (off for a last try)
-        self._at: dict[str, int] = {}  # station -> rtree id of its label
+        self._at: dict[str, int] = {}  # station -> placement id of its label
 
     # ------------------------------------------------------------ public
     def place_all(self, specs: list[LabelSpec]) -> tuple[dict[str, PlacedLabel], list[str]]:
@@ -138,12 +141,12 @@ class LabelPlacer:
         found = self._candidates(specs, near)
         crowded = [k for k, c in enumerate(found) if len(c) < 8]
         # crowded stations also try boxes slid sideways along each direction
-        for k, more in zip(crowded, self._candidates([specs[k] for k in crowded], near, slides=(-0.35, 0.35))):
+        for k, more in zip(crowded, self._candidates([specs[k] for k in crowded], near, slide_groups=((-0.35, 0.35),))):
             found[k] = found[k] + more
         self._options.update({spec.station: c for spec, c in zip(specs, found)})
         options = self._options
         order = sorted(range(len(specs)), key=lambda k: (not specs[k].first, min(len(options[specs[k].station]), 12), k))
-        at = self._at  # station -> rtree id of its label
+        at = self._at  # station -> placement id of its label
         unplaced: list[str] = []
         far = range(LEADER_RING, len(_RINGS))
         for k in order:
@@ -151,7 +154,7 @@ class LabelPlacer:
             sid = spec.station
             cand = next((c for c in options[sid] if not self._conflicts(c)), None)
             if cand is None:  # nothing close: try further out, with a leader line
-                extra = self._candidates([spec], far)[0] + self._candidates([spec], far, slides=(-0.35, 0.35))[0]
+                extra = self._candidates([spec], far, slide_groups=((0.0,), (-0.35, 0.35)))[0]
                 options[sid] = options[sid] + extra
                 cand = next((c for c in extra if not self._conflicts(c)), None)
             if cand is None:
@@ -171,37 +174,60 @@ class LabelPlacer:
         return placed, unplaced  # placed: every label so far, this call's and earlier ones
 
     # ------------------------------------------------------------ candidates
-    def _candidates(self, specs: list[LabelSpec], rings: range, slides: tuple[float, ...] = (0.0,)) -> list[list[_Candidate]]:
+    def _candidates(self, specs: list[LabelSpec], rings: range,
+                    slide_groups: tuple[tuple[float, ...], ...] = ((0.0,),)) -> list[list[_Candidate]]:
         """For each spec, its candidates on the given rings that no stroke or marker blocks,
-        in preference order. All specs are tested together: one tree query per obstacle kind."""
-        boxes_l, meta_l, owner_l = [], [], []
-        for n, spec in enumerate(specs):
-            cx, cy = spec.center
-            marker = spec.marker
-            hw = max(marker[2] - cx, cx - marker[0])
-            hh = max(marker[3] - cy, cy - marker[1])
-            dirs = _directions(spec.avoid_angles)
-            ux, uy = _COS[dirs], _SIN[dirs]
-            with np.errstate(divide="ignore"):
-                reach = np.minimum(np.where(np.abs(ux) > 1e-9, hw / np.abs(ux), np.inf),
-                                   np.where(np.abs(uy) > 1e-9, hh / np.abs(uy), np.inf))
-            # the side of the box facing the station touches the point beyond the marker in direction u
-            fx0 = 0.5 * (1 - np.clip(ux * 2.4, -1, 1))
-            fy0 = 0.5 * (1 - np.clip(uy * 2.4, -1, 1))
-            for ring in rings:
-                dist = reach + _RINGS[ring] * self._step
-                px, py = cx + ux * dist, cy + uy * dist
-                for t, text in enumerate(spec.texts):
-                    for slide in slides:
-                        # a slide moves the box across the direction (sideways for up/down, up/down for sideways)
-                        x0 = px - np.clip(fx0 + slide * np.abs(uy), 0, 1) * text.width
-                        y0 = py - np.clip(fy0 + slide * np.abs(ux), 0, 1) * text.height
-                        boxes_l.append(np.column_stack([x0, y0, x0 + text.width, y0 + text.height]))
-                        meta_l.append(np.full(len(dirs), t * 100 + ring))
-                        owner_l.append(np.full(len(dirs), n))
+        in preference order: per group of slides, by ring, text, slide, then direction.
+        All specs and groups are built as one array and tested together: one tree query
+        per obstacle kind (a candidate's fate depends on its own box only)."""
         out: list[list[_Candidate]] = [[] for _ in specs]
-        if not boxes_l:
+        if not specs or not len(rings):
             return out
+        n = len(specs)
+        centers = np.array([spec.center for spec in specs], dtype=float).reshape(n, 2)
+        markers = np.array([spec.marker for spec in specs], dtype=float).reshape(n, 4)
+        cx, cy = centers[:, :1], centers[:, 1:]
+        hw = np.maximum(markers[:, 2:3] - cx, cx - markers[:, 0:1])
+        hh = np.maximum(markers[:, 3:4] - cy, cy - markers[:, 1:2])
+        dirs = np.array([_directions(spec.avoid_angles) for spec in specs]).reshape(n, 16)
+        ux, uy = _COS[dirs], _SIN[dirs]  # (n, 16)
+        with np.errstate(divide="ignore"):
+            reach = np.minimum(np.where(np.abs(ux) > 1e-9, hw / np.abs(ux), np.inf),
+                               np.where(np.abs(uy) > 1e-9, hh / np.abs(uy), np.inf))
+        # the side of the box facing the station touches the point beyond the marker in direction u
+        fx0 = 0.5 * (1 - np.clip(ux * 2.4, -1, 1))
+        fy0 = 0.5 * (1 - np.clip(uy * 2.4, -1, 1))
+        ring_list = list(rings)
+        dist = reach[:, None, :] + (np.array([_RINGS[r] for r in ring_list]) * self._step)[None, :, None]  # (n, R, 16)
+        px = cx[:, :, None] + ux[:, None, :] * dist
+        py = cy[:, :, None] + uy[:, None, :] * dist
+        n_texts = max(len(spec.texts) for spec in specs)
+        tw = np.zeros((n, n_texts))
+        th = np.zeros((n, n_texts))
+        has = np.zeros((n, n_texts), dtype=bool)
+        for k, spec in enumerate(specs):
+            for t, text in enumerate(spec.texts):
+                tw[k, t], th[k, t], has[k, t] = text.width, text.height, True
+        ring_no = np.array(ring_list)
+        boxes_l, meta_l, owner_l = [], [], []
+        for slides in slide_groups:
+            sl = np.array(slides, dtype=float)[None, None, None, :, None]  # (1, 1, 1, S, 1)
+            # a slide moves the box across the direction (sideways for up/down, up/down for sideways)
+            ax = np.clip(fx0[:, None, None, None, :] + sl * np.abs(uy)[:, None, None, None, :], 0, 1)
+            ay = np.clip(fy0[:, None, None, None, :] + sl * np.abs(ux)[:, None, None, None, :], 0, 1)
+            w = tw[:, None, :, None, None]
+            h = th[:, None, :, None, None]
+            x0 = px[:, :, None, None, :] - ax * w  # (n, R, T, S, 16)
+            y0 = py[:, :, None, None, :] - ay * h
+            shape = x0.shape
+            valid = np.broadcast_to(has[:, None, :, None, None], shape).ravel()
+            x0, y0 = x0.ravel()[valid], y0.ravel()[valid]
+            w = np.broadcast_to(w, shape).ravel()[valid]
+            h = np.broadcast_to(h, shape).ravel()[valid]
+            boxes_l.append(np.column_stack([x0, y0, x0 + w, y0 + h]))
+            meta = np.arange(n_texts)[None, None, :, None, None] * 100 + ring_no[None, :, None, None, None]
+            meta_l.append(np.broadcast_to(meta, shape).ravel()[valid])
+            owner_l.append(np.broadcast_to(np.arange(n)[:, None, None, None, None], shape).ravel()[valid])
         boxes, meta, owner = np.concatenate(boxes_l), np.concatenate(meta_l), np.concatenate(owner_l)
         bx0, by0, bx1, by1 = self._bounds
         ok = (boxes[:, 0] >= bx0) & (boxes[:, 1] >= by0) & (boxes[:, 2] <= bx1) & (boxes[:, 3] <= by1)
@@ -209,34 +235,33 @@ class LabelPlacer:
             ok[ok] = ~self._fixed_blocked(boxes[ok])
         # a label must not sit nearer another station than its own: readers take it for that one
         if ok.any() and self._markers is not None and self.strict_nearest:
-            ok[ok] = self._nearest_is_own(boxes[ok], [specs[n] for n in owner[ok]])
+            ok[ok] = self._nearest_is_own(boxes[ok], markers[owner[ok]], [specs[k].marker_index for k in owner[ok]])
         keep = np.flatnonzero(ok)
         far = keep[meta[keep] % 100 >= LEADER_RING]
-        leader_of = dict(zip(far.tolist(), self._leaders([specs[n] for n in owner[far]], boxes[far]))) if len(far) else {}
+        leader_of = dict(zip(far.tolist(), self._leaders(centers[owner[far]], markers[owner[far]], boxes[far]))) if len(far) else {}
         rows = boxes[keep].tolist()  # plain floats, converted once
         owners, texts = owner[keep].tolist(), (meta[keep] // 100).tolist()
-        for k, row, n, t in zip(keep.tolist(), rows, owners, texts):
+        for k, row, o, t in zip(keep.tolist(), rows, owners, texts):
             leader = geom = None
             if k in leader_of:
                 leader, geom = leader_of[k]
                 if leader is None:
                     continue
-            out[n].append(_Candidate(tuple(row), specs[n].texts[t], leader, geom))
+            out[o].append(_Candidate(tuple(row), specs[o].texts[t], leader, geom))
         return out
 
-    def _nearest_is_own(self, boxes: np.ndarray, owners: list[LabelSpec]) -> np.ndarray:
-        """True where no other station's marker is nearer the box than the station's own:
-        a reader takes a label for the station it is closest to."""
-        m = np.array([spec.marker for spec in owners], dtype=float).reshape(-1, 4)
+    def _nearest_is_own(self, boxes: np.ndarray, m: np.ndarray, mine: list[int]) -> np.ndarray:
+        """True where no other station's marker is nearer the box than the station's own
+        (``m``: each box's own marker, ``mine``: its index in the marker tree): a reader
+        takes a label for the station it is closest to."""
         dx = np.maximum(np.maximum(boxes[:, 0] - m[:, 2], 0), m[:, 0] - boxes[:, 2])
         dy = np.maximum(np.maximum(boxes[:, 1] - m[:, 3], 0), m[:, 1] - boxes[:, 3])
         own = np.hypot(dx, dy)  # box to own marker, edge to edge like the query below
         geoms = shapely.box(*boxes.T)
         # with a margin: a label about as near another station as its own is ambiguous too
         hits, markers = self._markers.query(geoms, predicate="dwithin", distance=own + 4 * self._clearance)
-        mine = np.array([spec.marker_index for spec in owners])
         keep = np.ones(len(boxes), dtype=bool)
-        keep[hits[markers != mine[hits]]] = False
+        keep[hits[markers != np.asarray(mine, dtype=int)[hits]]] = False
         return keep
 
     def _fixed_blocked(self, boxes: np.ndarray) -> np.ndarray:
@@ -251,17 +276,16 @@ class LabelPlacer:
             if tree is not None:
                 grown = shapely.box(boxes[:, 0] - reach, boxes[:, 1] - reach, boxes[:, 2] + reach, boxes[:, 3] + reach)
                 hits, _ = tree.query(grown, predicate="intersects")
-                blocked[np.unique(hits)] = True
+                blocked[hits] = True
         return blocked
 
-    def _leaders(self, owners: list[LabelSpec], boxes: np.ndarray) -> list[tuple]:
-        """For each box, (leader, geometry) from its station's marker edge to the box's
-        nearest point, or (None, None) when a stroke or marker is in the way."""
+    def _leaders(self, c: np.ndarray, m: np.ndarray, boxes: np.ndarray) -> list[tuple]:
+        """For each box (``c``, ``m``: its station's centre and marker box), (leader, geometry)
+        from the marker edge to the box's nearest point, or (None, None) when a stroke or
+        marker is in the way."""
         if not len(boxes):
             return []
         b = np.asarray(boxes)
-        c = np.array([spec.center for spec in owners], dtype=float)
-        m = np.array([spec.marker for spec in owners], dtype=float)
         cx, cy = c[:, 0], c[:, 1]
         hw = np.maximum(m[:, 2] - cx, cx - m[:, 0])
         hh = np.maximum(m[:, 3] - cy, cy - m[:, 1])
@@ -281,26 +305,43 @@ class LabelPlacer:
         for tree, dist in ((self._strokes, self._stroke_reach * 0.5), (self._markers, self._clearance * 0.5)):
             if tree is not None:
                 hits, _ = tree.query(segs, predicate="dwithin", distance=dist)
-                bad[np.unique(hits)] = True
+                bad[hits] = True
         return [(None, None) if bad[k] else ((float(sx[k]), float(sy[k]), float(bx[k]), float(by[k])), segs[k])
                 for k in range(len(b))]
 
     # ------------------------------------------------------------ placed labels
     def _blockers(self, cand: _Candidate) -> set[int]:
         """Ids of placed labels whose box or leader touches the candidate's box or leader."""
-        out = set(self._index.intersection(cand.box))
+        out = self._index.hits(cand.box)
         if cand.leader_geom is not None:
-            for i in self._index.intersection(_bounds(cand.leader)):
-                if i not in out and shapely.intersects(cand.leader_geom, shapely.box(*self._placed[i][1].box)):
+            for i in self._index.hits(_bounds(cand.leader)):
+                if i not in out and shapely.intersects(cand.leader_geom, self._box_geom(i)):
                     out.add(i)
-        hits = [i for i in self._leader_index.intersection(cand.box) if i not in out]
+        hits = [i for i in self._leader_index.hits(cand.box) if i not in out]
         if hits:
             box_geom = shapely.box(*cand.box)
             out.update(i for i in hits if shapely.intersects(box_geom, self._placed[i][1].leader_geom))
         return out
 
     def _conflicts(self, cand: _Candidate) -> bool:
-        return bool(self._blockers(cand))
+        """``bool(self._blockers(cand))``, stopping at the first blocker."""
+        if self._index.touches(cand.box):
+            return True
+        if cand.leader_geom is not None:
+            for i in self._index.hits(_bounds(cand.leader)):
+                if shapely.intersects(cand.leader_geom, self._box_geom(i)):
+                    return True
+        hits = self._leader_index.hits(cand.box)
+        if hits:
+            box_geom = shapely.box(*cand.box)
+            return any(shapely.intersects(box_geom, self._placed[i][1].leader_geom) for i in hits)
+        return False
+
+    def _box_geom(self, i: int):
+        geom = self._box_geoms.get(i)
+        if geom is None:
+            geom = self._box_geoms[i] = shapely.box(*self._placed[i][1].box)
+        return geom
 
     def _add(self, station: str, cand: _Candidate) -> int:
         i = self._next_id
@@ -313,9 +354,10 @@ class LabelPlacer:
 
     def _remove(self, i: int) -> tuple[str, _Candidate]:
         station, cand = self._placed.pop(i)
-        self._index.delete(i, cand.box)
+        self._box_geoms.pop(i, None)
+        self._index.delete(i)
         if cand.leader is not None:
-            self._leader_index.delete(i, _bounds(cand.leader))
+            self._leader_index.delete(i)
         return station, cand
 
     def _repair(self, sid: str, options: dict[str, list[_Candidate]], at: dict[str, int]) -> bool:
