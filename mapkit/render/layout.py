@@ -204,11 +204,15 @@ def _equalise(pos: np.ndarray, steps: int, sigma: float) -> np.ndarray:
     pos = pos.copy()
     n = len(pos)
     for _ in range(steps):
-        diff = pos[:, None, :] - pos[None, :, :]
-        d2 = (diff ** 2).sum(-1)
+        x, y = pos[:, 0], pos[:, 1]
+        # per axis, not as an (n, n, 2) array (reductions over a length-2 axis are slow):
+        # ex[j, i] = x_i - x_j, so the push on i, sum over j of w[i, j] (p_i - p_j), is a
+        # column sum (w is symmetric), added row after row as the (n, n, 2) sum did
+        ex, ey = x[None, :] - x[:, None], y[None, :] - y[:, None]
+        d2 = ex * ex + ey * ey
         w = np.exp(-d2 / (2 * sigma * sigma))
         np.fill_diagonal(w, 0.0)
-        push = (w[:, :, None] * diff).sum(1) / max(1.0, n ** 0.5)
+        push = np.column_stack([(w * ex).sum(0), (w * ey).sum(0)]) / max(1.0, n ** 0.5)
         # neighbours move alike: average the pushes over a narrower kernel, so lines bend
         # gently instead of kinking where the density changes
         ws = np.exp(-d2 / (2 * (0.5 * sigma) ** 2))
