@@ -31,6 +31,7 @@ import shapely
 from PIL import ImageFont
 
 from mapkit.render.boxindex import BoxIndex
+from mapkit.render.obstacles import CertainHits
 
 Box = tuple[float, float, float, float]
 
@@ -120,6 +121,18 @@ class LabelPlacer:
         self._strokes = shapely.STRtree(strokes) if len(strokes) else None
         self._markers = shapely.STRtree([shapely.box(*b) for b in boxes]) if boxes else None
         self._stroke_reach = stroke_half + clearance
+        # a coarse grid that settles most blocked candidates before the exact test
+        cell = max(1.0, 0.7 * step)
+        self._certain: list[tuple[CertainHits, float]] = []
+        for obstacles, reach in ((strokes, self._stroke_reach), (boxes, clearance)):
+            if len(obstacles):
+                hits = CertainHits(bounds[2], bounds[3], cell)
+                if obstacles is strokes:
+                    hits.add_segments(shapely.get_coordinates(list(strokes)).reshape(-1, 2, 2))
+                else:
+                    hits.add_boxes(np.array(boxes, dtype=float))
+                hits.build()
+                self._certain.append((hits, reach))
         self._clearance = clearance
         self._bounds = bounds
         self._step = step
@@ -268,15 +281,22 @@ class LabelPlacer:
         """True where a box comes within the clearance of a stroke or a marker.
 
         The box is grown by the clearance and tested with ``intersects``, which is
-        cheaper than a distance test (a little stricter at the corners).
+        cheaper than a distance test (a little stricter at the corners). Boxes that a
+        stroke or marker certainly crosses (``CertainHits``) skip the exact test.
         """
-        blocked = np.zeros(len(boxes), dtype=bool)
         boxes = np.asarray(boxes)
+        blocked = np.zeros(len(boxes), dtype=bool)
+        for hits, reach in self._certain:
+            blocked |= hits.certain(boxes + np.array([-reach, -reach, reach, reach]))
+        rest = np.flatnonzero(~blocked)
+        if not len(rest):
+            return blocked
+        boxes = boxes[rest]
         for tree, reach in ((self._strokes, self._stroke_reach), (self._markers, self._clearance)):
             if tree is not None:
                 grown = shapely.box(boxes[:, 0] - reach, boxes[:, 1] - reach, boxes[:, 2] + reach, boxes[:, 3] + reach)
                 hits, _ = tree.query(grown, predicate="intersects")
-                blocked[hits] = True
+                blocked[rest[hits]] = True
         return blocked
 
     def _leaders(self, c: np.ndarray, m: np.ndarray, boxes: np.ndarray) -> list[tuple]:
