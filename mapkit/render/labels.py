@@ -120,6 +120,7 @@ class LabelPlacer:
     def __init__(self, strokes: list, stroke_half: float, boxes: list[Box], clearance: float, bounds: Box, step: float):
         self._strokes = shapely.STRtree(strokes) if len(strokes) else None
         self._markers = shapely.STRtree([shapely.box(*b) for b in boxes]) if boxes else None
+        self._marker_boxes = np.array(boxes, dtype=float).reshape(-1, 4)
         self._stroke_reach = stroke_half + clearance
         # a coarse grid that settles most blocked candidates before the exact test
         cell = max(1.0, 0.7 * step)
@@ -270,11 +271,25 @@ class LabelPlacer:
         dx = np.maximum(np.maximum(boxes[:, 0] - m[:, 2], 0), m[:, 0] - boxes[:, 2])
         dy = np.maximum(np.maximum(boxes[:, 1] - m[:, 3], 0), m[:, 1] - boxes[:, 3])
         own = np.hypot(dx, dy)  # box to own marker, edge to edge like the query below
-        geoms = shapely.box(*boxes.T)
         # with a margin: a label about as near another station as its own is ambiguous too
-        hits, markers = self._markers.query(geoms, predicate="dwithin", distance=own + 4 * self._clearance)
+        reach = own + 4 * self._clearance
+        # markers whose box comes within reach of a box's envelope (what a ``dwithin``
+        # query looks at), then the rectangle distance; only a distance within rounding
+        # of the reach is left to shapely's exact ``dwithin``
+        grown = shapely.box(boxes[:, 0] - reach, boxes[:, 1] - reach, boxes[:, 2] + reach, boxes[:, 3] + reach)
+        hits, markers = self._markers.query(grown)
+        other = markers != np.asarray(mine, dtype=int)[hits]
+        hits, markers = hits[other], markers[other]
+        b, o = boxes[hits], self._marker_boxes[markers]
+        gap = np.hypot(np.maximum(np.maximum(b[:, 0] - o[:, 2], o[:, 0] - b[:, 2]), 0),
+                       np.maximum(np.maximum(b[:, 1] - o[:, 3], o[:, 1] - b[:, 3]), 0))
+        tol = 1e-6 * (1.0 + reach[hits])
+        near = gap <= reach[hits] - tol
+        unsure = np.flatnonzero(~near & (gap <= reach[hits] + tol))
+        if len(unsure):
+            near[unsure] = shapely.dwithin(shapely.box(*b[unsure].T), shapely.box(*o[unsure].T), reach[hits][unsure])
         keep = np.ones(len(boxes), dtype=bool)
-        keep[hits[markers != np.asarray(mine, dtype=int)[hits]]] = False
+        keep[hits[near]] = False
         return keep
 
     def _fixed_blocked(self, boxes: np.ndarray) -> np.ndarray:
