@@ -278,21 +278,43 @@ def _near_pairs(pos: np.ndarray, edges: np.ndarray, cutoff: float) -> tuple[np.n
     """Candidate station pairs and (station, edge) pairs closer than ``cutoff``.
 
     Found with one STRtree query each; the relaxation re-uses them for several steps,
-    which is safe because a station moves at most ``step_cap`` per step.
+    which is safe because a station moves at most ``step_cap`` per step. The trees
+    are asked for envelopes within ``cutoff`` and the distances are measured here:
+    pairs a hair beyond the cutoff may stay in, and push with zero force.
     """
     pts = shapely.points(pos)
-    tree = shapely.STRtree(pts)
-    a, b = tree.query(pts, predicate="dwithin", distance=cutoff)
+    x, y = pos[:, 0], pos[:, 1]
+    reach = shapely.box(x - cutoff, y - cutoff, x + cutoff, y + cutoff)
+    a, b = shapely.STRtree(pts).query(reach)
     keep = a < b
+    a, b = a[keep], b[keep]
+    dx, dy = x[a] - x[b], y[a] - y[b]
+    keep = dx * dx + dy * dy <= cutoff * cutoff * (1 + 1e-9)
     sa, sb = a[keep], b[keep]
     if len(edges):
         segs = shapely.linestrings(np.stack([pos[edges[:, 0]], pos[edges[:, 1]]], axis=1))
-        st, se = shapely.STRtree(segs).query(pts, predicate="dwithin", distance=cutoff)
-        incident = (edges[se, 0] == st) | (edges[se, 1] == st)
-        st, se = st[~incident], se[~incident]
+        st, se = shapely.STRtree(segs).query(reach)
+        e0, e1 = edges[se, 0], edges[se, 1]
+        incident = (e0 == st) | (e1 == st)
+        st, se, e0, e1 = st[~incident], se[~incident], e0[~incident], e1[~incident]
+        abx, aby = x[e1] - x[e0], y[e1] - y[e0]
+        t = np.clip(((x[st] - x[e0]) * abx + (y[st] - y[e0]) * aby) / np.maximum(abx * abx + aby * aby, 1e-9), 0.0, 1.0)
+        ox, oy = x[st] - (x[e0] + t * abx), y[st] - (y[e0] + t * aby)
+        keep = ox * ox + oy * oy <= cutoff * cutoff * (1 + 1e-9)
+        st, se = st[keep], se[keep]
     else:
         st = se = np.zeros(0, dtype=int)
     return sa, sb, st, se
+
+
+def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of (k, 2) arrays (as ``(u * v).sum(1)``, without a slow length-2 reduction)."""
+    return u[:, 0] * v[:, 0] + u[:, 1] * v[:, 1]
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    """Row lengths of a (k, 2) array, bit for bit ``np.linalg.norm(v, axis=1)``."""
+    return np.sqrt(_dot(v, v))
 
 
 def _accumulate(force: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
@@ -347,6 +369,9 @@ def _relax(pos: np.ndarray, edges: np.ndarray, p: LayoutParams, room: dict[int, 
         if it % refresh == 0:
             sa, sb, st, se = _near_pairs(pos, edges, reach)
             fresh = sorted(crossing_pairs(pos, edges) - allowed)
+            ise, jse = i[se], j[se]
+            want_ss = p.min_station_gap + extra[sa] + extra[sb]
+            want_se = p.min_edge_gap + extra[st]
         force = 0.04 * (anchor - pos)
         if fresh:
             fix = _untangle(pos, geo, edges, fresh, margin=p.min_edge_gap * 0.5)
@@ -354,7 +379,7 @@ def _relax(pos: np.ndarray, edges: np.ndarray, p: LayoutParams, room: dict[int, 
             anchor += 0.2 * fix  # move the anchor too, or it pulls the crossing back
         if len(edges):
             d = pos[j] - pos[i]
-            length = np.maximum(np.linalg.norm(d, axis=1), 1e-6)
+            length = np.maximum(_norm(d), 1e-6)
             # even spacing: stretch short edges, shrink long ones, gently
             pull = 0.05 * ((length - target) / length)[:, None] * d
             # octilinear: rotate each edge towards the nearest multiple of 45 degrees
@@ -372,28 +397,26 @@ def _relax(pos: np.ndarray, edges: np.ndarray, p: LayoutParams, room: dict[int, 
         # station-station repulsion
         if len(sa):
             diff = pos[sa] - pos[sb]
-            dist = np.maximum(np.linalg.norm(diff, axis=1), 1e-6)
-            want = p.min_station_gap + extra[sa] + extra[sb]
-            mag = np.where(dist < want, (want - dist) / dist, 0.0)
+            dist = np.maximum(_norm(diff), 1e-6)
+            mag = np.where(dist < want_ss, (want_ss - dist) / dist, 0.0)
             push = 0.25 * mag[:, None] * diff
             _accumulate(force, sa, push)
             _accumulate(force, sb, -push)
         # station-edge repulsion: keep stations off lines they are not on
         if len(st):
-            a, b = pos[i[se]], pos[j[se]]
+            a, b, s = pos[ise], pos[jse], pos[st]
             ab = b - a
-            denom = np.maximum((ab ** 2).sum(1), 1e-9)
-            t = np.clip(((pos[st] - a) * ab).sum(1) / denom, 0.0, 1.0)
-            away = pos[st] - (a + t[:, None] * ab)
-            dd = np.maximum(np.linalg.norm(away, axis=1), 1e-6)
-            want = p.min_edge_gap + extra[st]
-            mag = np.where(dd < want, (want - dd) / dd, 0.0)
+            denom = np.maximum(_dot(ab, ab), 1e-9)
+            t = np.clip(_dot(s - a, ab) / denom, 0.0, 1.0)
+            away = s - (a + t[:, None] * ab)
+            dd = np.maximum(_norm(away), 1e-6)
+            mag = np.where(dd < want_se, (want_se - dd) / dd, 0.0)
             vec = mag[:, None] * away
             _accumulate(force, st, 0.3 * vec)
             # the edge moves the other way, shared between its ends by where the station is
-            _accumulate(force, i[se], -0.15 * vec * (1 - t)[:, None])
-            _accumulate(force, j[se], -0.15 * vec * t[:, None])
-        norm = np.linalg.norm(force, axis=1, keepdims=True)
+            _accumulate(force, ise, -0.15 * vec * (1 - t)[:, None])
+            _accumulate(force, jse, -0.15 * vec * t[:, None])
+        norm = _norm(force)[:, None]
         force = np.where(norm > step_cap, force * (step_cap / np.maximum(norm, 1e-9)), force)
         pos = pos + force
     return pos
