@@ -7,7 +7,7 @@ Boxes are closed: two that only share an edge or a corner touch (as in an R-tree
 so the answers are exactly those of ``rtree.index.Index.intersection``.
 
 >>> index = BoxIndex(cell=10.0)
->>> index.insert(1, (0.0, 0.0, 5.0, 5.0)); index.insert(2, (20.0, 0.0, 30.0, 4.0))
+>>> index.insert(1, (0.0, 0.0, 5.0, 5.0)); index.insert(2, (20.0, 0.0, 30.0, 8.0))
 >>> sorted(index.hits((5.0, 5.0, 25.0, 6.0)))  # box 1 touched at its corner, box 2 overlapped
 [1, 2]
 >>> index.delete(1); index.touches((0.0, 0.0, 6.0, 6.0))
@@ -50,23 +50,29 @@ class BoxIndex:
     def hits(self, box: Box) -> set[int]:
         """Ids of the stored boxes that overlap or touch ``box``."""
         x0, y0, x1, y1 = box
+        c = self._cell
         out: set[int] = set()
         boxes, cells = self._boxes, self._cells
-        for key in self._keys(box):
-            for i in cells.get(key, ()):
-                if i not in out:
-                    b = boxes[i]
-                    if b[0] <= x1 and x0 <= b[2] and b[1] <= y1 and y0 <= b[3]:
-                        out.add(i)
+        ys = range(math.floor(y0 / c), math.floor(y1 / c) + 1)
+        for gx in range(math.floor(x0 / c), math.floor(x1 / c) + 1):
+            for gy in ys:
+                for i in cells.get((gx, gy), ()):
+                    if i not in out:
+                        b = boxes[i]
+                        if b[0] <= x1 and x0 <= b[2] and b[1] <= y1 and y0 <= b[3]:
+                            out.add(i)
         return out
 
     def touches(self, box: Box) -> bool:
         """True when some stored box overlaps or touches ``box`` (``bool(hits(box))``, sooner)."""
         x0, y0, x1, y1 = box
+        c = self._cell
         boxes, cells = self._boxes, self._cells
-        for key in self._keys(box):
-            for i in cells.get(key, ()):
-                b = boxes[i]
-                if b[0] <= x1 and x0 <= b[2] and b[1] <= y1 and y0 <= b[3]:
-                    return True
+        ys = range(math.floor(y0 / c), math.floor(y1 / c) + 1)
+        for gx in range(math.floor(x0 / c), math.floor(x1 / c) + 1):
+            for gy in ys:
+                for i in cells.get((gx, gy), ()):
+                    b = boxes[i]
+                    if b[0] <= x1 and x0 <= b[2] and b[1] <= y1 and y0 <= b[3]:
+                        return True
         return False

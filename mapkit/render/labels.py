@@ -307,11 +307,17 @@ class LabelPlacer:
         if not len(rest):
             return blocked
         boxes = boxes[rest]
-        for tree, reach in ((self._strokes, self._stroke_reach), (self._markers, self._clearance)):
-            if tree is not None:
-                grown = shapely.box(boxes[:, 0] - reach, boxes[:, 1] - reach, boxes[:, 2] + reach, boxes[:, 3] + reach)
-                hits, _ = tree.query(grown, predicate="intersects")
-                blocked[rest[hits]] = True
+        r = self._stroke_reach  # stroke half-width plus clearance: the wider of the two growths
+        grown = shapely.box(boxes[:, 0] - r, boxes[:, 1] - r, boxes[:, 2] + r, boxes[:, 3] + r)
+        if self._strokes is not None:
+            hits, _ = self._strokes.query(grown, predicate="intersects")
+            blocked[rest[hits]] = True
+        if self._markers is not None:
+            # two axis-parallel boxes intersect exactly when their closed extents overlap
+            hits, k = self._markers.query(grown)  # envelopes: a superset
+            b, m, c = boxes[hits], self._marker_boxes[k], self._clearance
+            touch = (b[:, 0] - c <= m[:, 2]) & (m[:, 0] <= b[:, 2] + c) & (b[:, 1] - c <= m[:, 3]) & (m[:, 1] <= b[:, 3] + c)
+            blocked[rest[hits[touch]]] = True
         return blocked
 
     def _leaders(self, c: np.ndarray, m: np.ndarray, boxes: np.ndarray) -> list[tuple]:
