@@ -10,8 +10,7 @@ import numpy as np
 import shapely
 
 from mapkit.render.boxindex import BoxIndex
-from mapkit.render.labels import LabelPlacer
-from mapkit.render.obstacles import CertainHits
+from mapkit.render.obstacles import CertainHits, FixedObstacles
 
 
 def _boxes(rng: np.random.Generator, n: int, lo: float, hi: float, snap: float | None = None) -> np.ndarray:
@@ -75,11 +74,11 @@ def test_nearest_marker_test_equals_shapely_dwithin():
         if snap:
             centres = np.round(centres)
         markers = [tuple(v) for v in np.column_stack([centres, centres + 12]).tolist()]
-        placer = LabelPlacer([], 5.0, markers, clearance=2.0, bounds=(0, 0, 600, 600), step=6.0)
+        fixed = FixedObstacles([], 5.0, markers, clearance=2.0, bounds=(0, 0, 600, 600), step=6.0)
         own = rng.integers(0, len(markers), 3000)
         m = np.array(markers)[own]
         boxes = _boxes(rng, 3000, -40, 40, snap=snap) + np.tile(m[:, :2], 2)  # labels near their own marker
-        got = placer._nearest_is_own(boxes, m, own.tolist())
+        got = fixed.nearest_is_own(boxes, m, own.tolist())
         # oracle: the label's own distance as the placer defines it (edge to edge), then
         # shapely's distance test against every other marker
         gap = np.hypot(np.maximum(np.maximum(boxes[:, 0] - m[:, 2], 0), m[:, 0] - boxes[:, 2]),

@@ -6,9 +6,9 @@ lines first), for its name on one line and, when it has a space or hyphen, on tw
 candidates get a thin leader line back to the marker.
 
 Fixed obstacles (line strokes as short segments, station markers, the map area's edge)
-are tested once for all candidates with shapely STRtree ``dwithin`` queries, so a label
-keeps a small clearance from every stroke. Placed labels go into a grid of boxes
-(``mapkit.render.boxindex``).
+are tested once for all candidates of a call, as arrays (``mapkit.render.obstacles``),
+so a label keeps a small clearance from every stroke. Placed labels go into a grid of
+boxes (``mapkit.render.boxindex``).
 
 A candidate nearer another station's marker than its own is refused too: readers
 take a name for the station it is closest to.
@@ -31,7 +31,7 @@ import shapely
 from PIL import ImageFont
 
 from mapkit.render.boxindex import BoxIndex
-from mapkit.render.obstacles import CertainHits
+from mapkit.render.obstacles import FixedObstacles
 
 Box = tuple[float, float, float, float]
 
@@ -118,23 +118,7 @@ class LabelPlacer:
     """
 
     def __init__(self, strokes: list, stroke_half: float, boxes: list[Box], clearance: float, bounds: Box, step: float):
-        self._strokes = shapely.STRtree(strokes) if len(strokes) else None
-        self._markers = shapely.STRtree([shapely.box(*b) for b in boxes]) if boxes else None
-        self._marker_boxes = np.array(boxes, dtype=float).reshape(-1, 4)
-        self._stroke_reach = stroke_half + clearance
-        # a coarse grid that settles most blocked candidates before the exact test
-        cell = max(1.0, 0.7 * step)
-        self._certain: list[tuple[CertainHits, float]] = []
-        for obstacles, reach in ((strokes, self._stroke_reach), (boxes, clearance)):
-            if len(obstacles):
-                hits = CertainHits(bounds[2], bounds[3], cell)
-                if obstacles is strokes:
-                    hits.add_segments(shapely.get_coordinates(list(strokes)).reshape(-1, 2, 2))
-                else:
-                    hits.add_boxes(np.array(boxes, dtype=float))
-                hits.build()
-                self._certain.append((hits, reach))
-        self._clearance = clearance
+        self._fixed = FixedObstacles(strokes, stroke_half, boxes, clearance, bounds, step)
         self._bounds = bounds
         self._step = step
         # placed label boxes and the bounding boxes of their leader lines; a grid cell about
@@ -246,13 +230,13 @@ class LabelPlacer:
         bx0, by0, bx1, by1 = self._bounds
         ok = (boxes[:, 0] >= bx0) & (boxes[:, 1] >= by0) & (boxes[:, 2] <= bx1) & (boxes[:, 3] <= by1)
         if ok.any():
-            ok[ok] = ~self._fixed_blocked(boxes[ok])
+            ok[ok] = ~self._fixed.blocked(boxes[ok])
         # a label must not sit nearer another station than its own: readers take it for that one
-        if ok.any() and self._markers is not None and self.strict_nearest:
-            ok[ok] = self._nearest_is_own(boxes[ok], markers[owner[ok]], [specs[k].marker_index for k in owner[ok]])
+        if ok.any() and self._fixed.has_markers and self.strict_nearest:
+            ok[ok] = self._fixed.nearest_is_own(boxes[ok], markers[owner[ok]], [specs[k].marker_index for k in owner[ok]])
         keep = np.flatnonzero(ok)
         far = keep[meta[keep] % 100 >= LEADER_RING]
-        leader_of = dict(zip(far.tolist(), self._leaders(centers[owner[far]], markers[owner[far]], boxes[far]))) if len(far) else {}
+        leader_of = dict(zip(far.tolist(), self._fixed.leaders(centers[owner[far]], markers[owner[far]], boxes[far]))) if len(far) else {}
         rows = boxes[keep].tolist()  # plain floats, converted once
         owners, texts = owner[keep].tolist(), (meta[keep] // 100).tolist()
         for k, row, o, t in zip(keep.tolist(), rows, owners, texts):
@@ -263,92 +247,6 @@ class LabelPlacer:
                     continue
             out[o].append(_Candidate(tuple(row), specs[o].texts[t], leader, geom))
         return out
-
-    def _nearest_is_own(self, boxes: np.ndarray, m: np.ndarray, mine: list[int]) -> np.ndarray:
-        """True where no other station's marker is nearer the box than the station's own
-        (``m``: each box's own marker, ``mine``: its index in the marker tree): a reader
-        takes a label for the station it is closest to."""
-        dx = np.maximum(np.maximum(boxes[:, 0] - m[:, 2], 0), m[:, 0] - boxes[:, 2])
-        dy = np.maximum(np.maximum(boxes[:, 1] - m[:, 3], 0), m[:, 1] - boxes[:, 3])
-        own = np.hypot(dx, dy)  # box to own marker, edge to edge like the query below
-        # with a margin: a label about as near another station as its own is ambiguous too
-        reach = own + 4 * self._clearance
-        # markers whose box comes within reach of a box's envelope (what a ``dwithin``
-        # query looks at), then the rectangle distance; only a distance within rounding
-        # of the reach is left to shapely's exact ``dwithin``
-        grown = shapely.box(boxes[:, 0] - reach, boxes[:, 1] - reach, boxes[:, 2] + reach, boxes[:, 3] + reach)
-        hits, markers = self._markers.query(grown)
-        other = markers != np.asarray(mine, dtype=int)[hits]
-        hits, markers = hits[other], markers[other]
-        b, o = boxes[hits], self._marker_boxes[markers]
-        gap = np.hypot(np.maximum(np.maximum(b[:, 0] - o[:, 2], o[:, 0] - b[:, 2]), 0),
-                       np.maximum(np.maximum(b[:, 1] - o[:, 3], o[:, 1] - b[:, 3]), 0))
-        tol = 1e-6 * (1.0 + reach[hits])
-        near = gap <= reach[hits] - tol
-        unsure = np.flatnonzero(~near & (gap <= reach[hits] + tol))
-        if len(unsure):
-            near[unsure] = shapely.dwithin(shapely.box(*b[unsure].T), shapely.box(*o[unsure].T), reach[hits][unsure])
-        keep = np.ones(len(boxes), dtype=bool)
-        keep[hits[near]] = False
-        return keep
-
-    def _fixed_blocked(self, boxes: np.ndarray) -> np.ndarray:
-        """True where a box comes within the clearance of a stroke or a marker.
-
-        The box is grown by the clearance and tested with ``intersects``, which is
-        cheaper than a distance test (a little stricter at the corners). Boxes that a
-        stroke or marker certainly crosses (``CertainHits``) skip the exact test.
-        """
-        boxes = np.asarray(boxes)
-        blocked = np.zeros(len(boxes), dtype=bool)
-        for hits, reach in self._certain:
-            blocked |= hits.certain(boxes + np.array([-reach, -reach, reach, reach]))
-        rest = np.flatnonzero(~blocked)
-        if not len(rest):
-            return blocked
-        boxes = boxes[rest]
-        r = self._stroke_reach  # stroke half-width plus clearance: the wider of the two growths
-        grown = shapely.box(boxes[:, 0] - r, boxes[:, 1] - r, boxes[:, 2] + r, boxes[:, 3] + r)
-        if self._strokes is not None:
-            hits, _ = self._strokes.query(grown, predicate="intersects")
-            blocked[rest[hits]] = True
-        if self._markers is not None:
-            # two axis-parallel boxes intersect exactly when their closed extents overlap
-            hits, k = self._markers.query(grown)  # envelopes: a superset
-            b, m, c = boxes[hits], self._marker_boxes[k], self._clearance
-            touch = (b[:, 0] - c <= m[:, 2]) & (m[:, 0] <= b[:, 2] + c) & (b[:, 1] - c <= m[:, 3]) & (m[:, 1] <= b[:, 3] + c)
-            blocked[rest[hits[touch]]] = True
-        return blocked
-
-    def _leaders(self, c: np.ndarray, m: np.ndarray, boxes: np.ndarray) -> list[tuple]:
-        """For each box (``c``, ``m``: its station's centre and marker box), (leader, geometry)
-        from the marker edge to the box's nearest point, or (None, None) when a stroke or
-        marker is in the way."""
-        if not len(boxes):
-            return []
-        b = np.asarray(boxes)
-        cx, cy = c[:, 0], c[:, 1]
-        hw = np.maximum(m[:, 2] - cx, cx - m[:, 0])
-        hh = np.maximum(m[:, 3] - cy, cy - m[:, 1])
-        bx = np.clip(cx, b[:, 0], b[:, 2])
-        by = np.clip(cy, b[:, 1], b[:, 3])
-        dx, dy = bx - cx, by - cy
-        norm = np.maximum(np.hypot(dx, dy), 1e-9)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reach = np.minimum(np.where(np.abs(dx) > 1e-9, hw / np.abs(dx / norm), np.inf),
-                               np.where(np.abs(dy) > 1e-9, hh / np.abs(dy / norm), np.inf))
-        # start beyond the marker (its own box must not count as being in the way)
-        gap = 2.5 * self._clearance
-        sx, sy = cx + dx / norm * (reach + gap), cy + dy / norm * (reach + gap)
-        coords = np.stack([np.column_stack([sx, sy]), np.column_stack([bx, by])], axis=1)
-        segs = shapely.linestrings(coords)
-        bad = np.zeros(len(b), dtype=bool)
-        for tree, dist in ((self._strokes, self._stroke_reach * 0.5), (self._markers, self._clearance * 0.5)):
-            if tree is not None:
-                hits, _ = tree.query(segs, predicate="dwithin", distance=dist)
-                bad[hits] = True
-        return [(None, None) if bad[k] else ((float(sx[k]), float(sy[k]), float(bx[k]), float(by[k])), segs[k])
-                for k in range(len(b))]
 
     # ------------------------------------------------------------ placed labels
     def _blockers(self, cand: _Candidate) -> set[int]:
