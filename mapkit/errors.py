@@ -95,3 +95,7 @@ class RewardError(MapkitError):
 
 class HubUnreachableError(HubError):
     """The Hub could not be reached at all (network down, HF_HUB_OFFLINE): nothing was read."""
+
+
+class GenerateError(MapkitError):
+    """Synthetic cities cannot be made as asked (contradictory ranges, unknown language)."""

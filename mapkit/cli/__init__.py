@@ -10,7 +10,7 @@ import typer
 
 # Importing a module registers its commands on `app`. Heavy dependencies (torch,
 # transformers) are imported inside the commands that need them.
-from mapkit.cli import annotate, build, evaluate, maps, publish, train  # noqa: E402,F401
+from mapkit.cli import annotate, build, evaluate, generate, maps, publish, train  # noqa: E402,F401
 from mapkit.cli._app import app, err, error
 from mapkit.errors import MapkitError
 

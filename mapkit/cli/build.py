@@ -27,6 +27,9 @@ def build(
     jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Processes that load, generate and render cities [default: every core]; the output does not depend on it."),
     images_root: Path | None = typer.Option(None, "--images-root",
                                             help="Folder that may hold map images besides the annotation's own folder."),
+    generated: int | None = typer.Option(None, "--generated", min=1, metavar="N",
+                                         help="Build N synthetic cities made on the fly with --seed (see `mapkit generate`)."),
+    difficulty: str = typer.Option("any", "--difficulty", help="With --generated: easy, middle, hard, ladder or any map difficulty."),
 ) -> None:
     """Generate questions from annotations and write a dataset folder.
 
@@ -42,8 +45,15 @@ def build(
     from mapkit.annotation import find_city
     from mapkit.dataset import build_dataset, resolve_counts
 
+    if generated is not None:
+        if city is not None or all_cities:
+            raise typer.BadParameter("--generated builds synthetic cities; leave out --city and --all")
+        return _build_generated(generated, difficulty, out_dir or Path("out") / "generated", seed=seed, per_type=per_type,
+                                types=types, split_by=split_by, test_fraction=test_fraction, no_images=no_images,
+                                templates=templates, keep_unreadable=keep_unreadable, jobs=jobs,
+                                images_root=images_root)
     if (city is None) == (not all_cities):
-        raise typer.BadParameter("give --city NAME or --all (one of them)")
+        raise typer.BadParameter("give --city NAME, --all or --generated N (one of them)")
     if split_by not in ("question", "city"):
         raise typer.BadParameter(f"--split-by is question or city, not {split_by!r}")
     wanted_types = [t.strip() for item in types or [] for t in item.split(",") if t.strip()]
@@ -81,6 +91,18 @@ def build(
     sources = sorted(set(result.map_sources.values()))
     out.print(f"{result.counts['total']} questions from {len(result.cities)} cit{'y' if len(result.cities) == 1 else 'ies'} "
               f"(maps: {', '.join(sources)}) in {result.seconds:.1f} s -> {result.out}")
+
+
+def _build_generated(count: int, difficulty: str, target: Path, *, seed: int, **options) -> None:
+    import tempfile
+
+    from mapkit.generate import plan, write_cities
+
+    configs = plan(count, difficulty=difficulty)
+    with tempfile.TemporaryDirectory(prefix="mapkit-generated-") as folder:
+        write_cities(configs, folder, seed=seed)
+        build(city=None, all_cities=True, annotations=Path(folder), out_dir=target, seed=seed,
+              skip_missing_images=False, generated=None, difficulty="any", **options)
 
 
 def summary_table(counts: dict) -> Table:
