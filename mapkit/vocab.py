@@ -48,4 +48,6 @@ CURRICULA: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "shuffled": (("all", RECORD_TYPES),),  # the SFT->RL-style baseline: everything shuffled together
     "perception": (PERCEPTION_STAGE, ("torf", ("TorF1", "TorF2")), ("counting23", ("Counting2", "Counting3")),
                    ("counting1", ("Counting1",)), ("planning", ("planning",))),
+    # every type, run as easy -> middle -> hard maps by difficulty_city (train.curriculum.MAP_LEVELS)
+    "map": (("maps", RECORD_TYPES),),
 }

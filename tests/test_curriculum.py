@@ -117,3 +117,17 @@ def test_shard_splits_a_batch_across_ranks():
     parts = [shard(rows, r, 3) for r in range(3)]
     assert parts == [[0, 3, 6], [1, 4], [2, 5]]
     assert sorted(x for p in parts for x in p) == rows
+
+
+def test_map_curriculum_orders_by_map_difficulty():
+    # map difficulty by hand: record i of each type is on an easy (0, 1), middle (2) or hard (3, 4) map
+    levels = ["easy", "easy", "middle", "hard", "hard"] * len(TYPES)
+    batches = walk(CurriculumSampler(IDS, KINDS, select_stages("map", "all"), batch_size=4, seed=3, map_difficulties=levels))
+    seen = [levels[i] for b in batches for i in b.records]
+    assert seen == ["easy"] * 12 + ["middle"] * 6 + ["hard"] * 12  # easy maps first, hard last, nothing dropped
+    assert [b.stage for b in batches][0] == "easy-maps" and [b.stage for b in batches][-1] == "hard-maps"
+    # a type picks that type on every map level
+    only = walk(CurriculumSampler(IDS, KINDS, select_stages("map", "planning"), batch_size=4, seed=3, map_difficulties=levels))
+    assert sorted(IDS[i] for b in only for i in b.records) == [f"planning-{i}" for i in range(5)]
+    with pytest.raises(DatasetError, match="difficulty_city"):
+        CurriculumSampler(IDS, KINDS, select_stages("map", "all"), batch_size=4, seed=3)

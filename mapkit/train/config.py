@@ -68,7 +68,7 @@ class GRPOConfig:
     resume: bool = _f(False, "Continue from the latest checkpoint in --out.")
     # --- curriculum ---
     stages: str = _f("all", "Stages to run: `all`, 1-based numbers (`1,2`), stage names (`torf,planning`) or record types (`TorF1`); `perception` puts the Grounding stage first (`perception,1,2,3,4`).")
-    curriculum: str = _f("rewardmap", "Stage order: rewardmap (released), coarse (Plus then planning), fine (one type per stage), shuffled (SFT->RL-style baseline), perception (Grounding, then rewardmap).")
+    curriculum: str = _f("rewardmap", "Stage order: rewardmap (released), coarse (Plus then planning), fine (one type per stage), shuffled (SFT->RL-style baseline), perception (Grounding, then rewardmap), map (easy -> middle -> hard maps).")
     stage_steps: int | None = _f(None, "Cap on steps per stage for scaled-down runs; 0 = no cap (default 0; 3 with --model tiny).")
     max_steps: int | None = _f(None, "Stop after this many steps in total (default: one pass over the selected stages).")
     # --- batch and rollout ---

@@ -38,6 +38,11 @@ class StageConfig:
     max_steps: int | None = None  # --stage-steps: cap on optimizer steps in this stage
 
 
+# `--curriculum map`: its one stage (every type) runs as three, easy -> middle -> hard maps,
+# each keeping only records whose `difficulty_city` is that level.
+MAP_LEVELS = {"easy-maps": "easy", "middle-maps": "middle", "hard-maps": "hard"}
+
+
 def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = None) -> list[StageConfig]:
     """Stages of ``curriculum`` picked by ``spec``, always in curriculum order.
 
@@ -49,6 +54,8 @@ def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = 
     if curriculum not in CURRICULA:
         raise ConfigError(f"--curriculum {curriculum!r} is not one of {', '.join(CURRICULA)}")
     own = CURRICULA[curriculum]
+    if curriculum == "map":  # one stage in the vocabulary, three here (see MAP_LEVELS)
+        own = tuple((level, own[0][1]) for level in MAP_LEVELS)
     extra = () if any(name == PERCEPTION_STAGE[0] for name, _ in own) else (PERCEPTION_STAGE,)
     table = extra + own
     picked: list[set[str]] = [set() for _ in table]
@@ -67,7 +74,9 @@ def select_stages(curriculum: str, spec: str = "all", stage_steps: int | None = 
             picked[i].update(table[i][1])
         elif any(low == t.lower() for t in TYPES):
             kind = next(t for t in TYPES if t.lower() == low)
-            picked[next(i for i, (_, types) in enumerate(table) if kind in types)].add(kind)
+            holding = [i for i, (_, types) in enumerate(table) if kind in types]
+            for i in holding if curriculum == "map" else holding[:1]:  # map stages all hold every type
+                picked[i].add(kind)
         else:
             names = ", ".join(f"{i + 1}={name}" for i, (name, _) in enumerate(own))
             raise ConfigError(f"--stages: {token!r} is not a stage of the {curriculum} curriculum ({names}"
@@ -92,16 +101,20 @@ class CurriculumSampler:
     steps of a stage, leaving the rest of it unseen.
     """
 
-    def __init__(self, ids: Sequence[str], types: Sequence[str], stages: Sequence[StageConfig], batch_size: int, seed: int):
+    def __init__(self, ids: Sequence[str], types: Sequence[str], stages: Sequence[StageConfig], batch_size: int, seed: int,
+                 map_difficulties: Sequence[str] | None = None):
         if len(set(ids)) != len(ids):
             raise DatasetError("record ids are not unique; rebuild the dataset")
+        if map_difficulties is None and any(s.name in MAP_LEVELS for s in stages):
+            raise DatasetError("the map curriculum needs each record's difficulty_city")
         self.stages = list(stages)
         self.batch_size = batch_size
         self.seed = seed
         self.orders: list[list[int]] = []
         by_id = sorted(range(len(ids)), key=lambda i: ids[i])  # independent of parquet row order
         for index, stage in enumerate(self.stages):
-            rows = [i for i in by_id if types[i] in stage.types]
+            level = MAP_LEVELS.get(stage.name)
+            rows = [i for i in by_id if types[i] in stage.types and (level is None or map_difficulties[i] == level)]
             rng = np.random.default_rng([seed, index])
             self.orders.append([rows[j] for j in rng.permutation(len(rows))])
         if not any(self.orders):

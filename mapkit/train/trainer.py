@@ -64,7 +64,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
     out = Path(cfg.out)
     data = load_data(cfg.data, cfg.split)
     sampler = CurriculumSampler([r["id"] for r in data.records], [r["type"] for r in data.records],
-                                cfg.stage_configs(), cfg.prompts_per_step, cfg.seed)
+                                cfg.stage_configs(), cfg.prompts_per_step, cfg.seed,
+                                [r["difficulty_city"] for r in data.records])
     resume_from = _resume_point(cfg, out)
     dist.barrier()  # every rank has looked at --out before rank 0 writes into it
     if reward_fn is None:
