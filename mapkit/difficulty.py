@@ -66,3 +66,23 @@ def question_difficulty(record_type: str, measure: float) -> str:
     except KeyError:
         raise MapkitError(f"no difficulty rule for record type {record_type!r}; known: {', '.join(QUESTION_THRESHOLDS)}") from None
     return _bucket(measure, bounds)
+
+
+# Visual difficulty (mapkit.visual): each measure is divided by its reference and capped
+# at 1; ``difficulty_visual`` is their mean. References are about the 90th percentile
+# over Tokyo, generated maps at 4000 px and ReasonMap images, so maps spread over [0, 1].
+VISUAL_REFERENCES = {
+    "local_edges": 0.08,  # share of edge pixels near the asked stations
+    "label_density": 0.10,  # share of the map area under station labels
+    "crossings": 40,  # crossings of two lines away from any station
+}
+VISUAL_THRESHOLDS = (0.35, 0.6)  # difficulty_visual <= 0.35 easy, <= 0.6 middle, else hard
+
+
+def visual_difficulty(score: float) -> str:
+    """Label of a ``difficulty_visual`` figure (see VISUAL_THRESHOLDS).
+
+    >>> visual_difficulty(0.5)
+    'middle'
+    """
+    return _bucket(score, VISUAL_THRESHOLDS)

@@ -53,7 +53,7 @@ def build(
                                 templates=templates, keep_unreadable=keep_unreadable, jobs=jobs,
                                 images_root=images_root)
     if (city is None) == (not all_cities):
-        raise typer.BadParameter("give --city NAME, --all or --generated N (one of them)")
+        raise typer.BadParameter("give --city NAME or --all (one of them), or --generated N")
     if split_by not in ("question", "city"):
         raise typer.BadParameter(f"--split-by is question or city, not {split_by!r}")
     wanted_types = [t.strip() for item in types or [] for t in item.split(",") if t.strip()]

@@ -28,6 +28,7 @@ ARROW_SCHEMA = pa.schema([
     ("city_line_count", pa.int64()), ("city_transfer_count", pa.int64()), ("question_transfer_count", pa.int64()),
     ("reference_routes", pa.list_(pa.list_(_SECTION))), ("program", pa.string()),
     ("frame", pa.struct([("width", pa.int64()), ("height", pa.int64())])),  # Grounding: pixels of `figure`
+    ("difficulty_visual", pa.float64()),
 ])
 COLUMNS = tuple(ARROW_SCHEMA.names)
 

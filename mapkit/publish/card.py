@@ -80,6 +80,7 @@ COLUMN_INFO = {
     "reference_routes": "planning: reference routes as sections (route_name, departure/arrival stop, via stops)",
     "program": "JSON of the graph query that produced the answer (provenance); Grounding: the drawn target in pixels",
     "frame": "Grounding: {width, height} of the map image every coordinate refers to; the model sees it resized (rescale with mapkit.frames)",
+    "difficulty_visual": "map clutter where the question points, 0..1 (local edges, label density, line crossings; mapkit.visual)",
 }
 
 CITATIONS = """\
@@ -116,6 +117,7 @@ class CardStats:
     files: int = 0
     total_bytes: int = 0
     columns: list[str] = field(default_factory=list)
+    visual: list[tuple[float, str, str]] = field(default_factory=list)  # (difficulty_visual, question, map label)
 
     @property
     def total(self) -> int:
@@ -134,6 +136,7 @@ def collect_stats(folder: Path | str) -> CardStats:
     examples: dict[str, dict[str, Any]] = {}
     maps = set()
     columns: list[str] = []
+    visual: list[tuple[float, str, str]] = []
     for split, rows in records.items():
         for row in rows:
             columns = columns or list(row)
@@ -147,6 +150,8 @@ def collect_stats(folder: Path | str) -> CardStats:
             entry["splits"][split] += 1
             entry["types"][qtype] += 1
             maps.add(row.get("map_id") or row.get("figure"))
+            if row.get("difficulty_visual") is not None:
+                visual.append((float(row["difficulty_visual"]), str(row.get("difficulty_question")), str(row.get("difficulty_city"))))
             best = examples.get(qtype)
             # one example per type, preferring the train split and a middle difficulty, deterministically
             key = (split != "train", row.get("difficulty_question") != "middle", str(row.get("id")))
@@ -161,7 +166,7 @@ def collect_stats(folder: Path | str) -> CardStats:
         by_city=dict(sorted(by_city.items())),
         examples={t: examples[t] for t in sorted(examples, key=_type_key)},
         maps=len(maps), languages=languages, annotations=annotations, manifest=manifest,
-        files=len(files), total_bytes=sum(p.stat().st_size for p in files), columns=columns,
+        files=len(files), total_bytes=sum(p.stat().st_size for p in files), columns=columns, visual=visual,
     )
 
 
@@ -363,6 +368,7 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
                 f"otherwise, {sum(hygiene.values()):,} question(s) were dropped (column above).", ""]
 
     out += _unreadable_section(m)
+    out += _visual_section(stats)
 
     out += ["## Examples", "", "One question of each type (the map image is in the repository at the path shown).", ""]
     for t, ex in stats.examples.items():
@@ -450,6 +456,57 @@ def render_body(stats: CardStats, repo_id: str | None = None, revision: str | No
 def _map_source(manifest: dict[str, Any], city: str) -> str:
     cities = manifest.get("cities") if isinstance(manifest.get("cities"), dict) else {}
     return str((cities.get(city) or {}).get("map_source") or "")
+
+
+def _visual_section(stats: CardStats) -> list[str]:
+    """Distribution of difficulty_visual and its rank correlation with the graph-based labels."""
+    if not stats.visual:
+        return []
+    from mapkit.difficulty import VISUAL_THRESHOLDS, visual_difficulty
+
+    scores = [v for v, _, _ in stats.visual]
+    buckets = Counter(visual_difficulty(v) for v in scores)
+    q = [round(float(x), 3) for x in _quantiles(scores)]
+    easy, middle = VISUAL_THRESHOLDS
+    rows = [["rows measured", len(scores)], ["min / 25% / median / 75% / max", " / ".join(map(str, q))],
+            [f"easy (<= {easy}) / middle (<= {middle}) / hard", " / ".join(str(buckets.get(d, 0)) for d in DIFFICULTIES)],
+            ["Spearman with question difficulty", _fmt(spearman(scores, [DIFFICULTIES.index(d) if d in DIFFICULTIES else 1 for _, d, _ in stats.visual]))],
+            ["Spearman with map difficulty", _fmt(spearman(scores, [DIFFICULTIES.index(d) if d in DIFFICULTIES else 1 for _, _, d in stats.visual]))]]
+    return ["### Visual difficulty", "",
+            "`difficulty_visual` measures how cluttered the map image is where the question points (0 = clean, "
+            "1 = very busy): local edge density around the asked stations, label density and line crossings "
+            "(see `mapkit.visual`). Graph-based labels say how hard the question is to reason about; this says "
+            "how hard the picture is to read.", "", _table(["measure", "value"], rows), ""]
+
+
+def _quantiles(values: list[float]) -> list[float]:
+    import numpy as np
+
+    return list(np.quantile(np.array(values), [0, 0.25, 0.5, 0.75, 1.0]))
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman rank correlation (average ranks for ties); None when either side is constant."""
+    import numpy as np
+
+    def ranks(x: list[float]) -> np.ndarray:
+        arr = np.asarray(x, dtype=float)
+        order = arr.argsort(kind="stable")
+        r = np.empty(len(arr))
+        r[order] = np.arange(len(arr))
+        for value in np.unique(arr):  # ties share their mean rank
+            mask = arr == value
+            r[mask] = r[mask].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    if len(a) < 2 or ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a (constant)" if x is None else f"{x:+.2f}"
 
 
 def render_card(folder: Path | str, repo_id: str | None = None, revision: str | None = None) -> str:
