@@ -38,28 +38,15 @@ WINDOW = 0.08  # window side as a share of the image's longer side
 class MapClutter:
     """Measures of one map image and what is needed to measure its questions."""
 
-    edges_integral: np.ndarray  # summed-area table of the Canny edge mask
-    width: int
-    height: int
-    centres: dict[str, tuple[float, float]]  # station id -> pixel centre
+    local: dict[str, float]  # station id -> share of edge pixels in the window around it
     edge_density: float
     label_density: float
     crossings: int | None
     label_source: str  # geometry | image estimate
 
     def local_edges(self, station_ids: Iterable[str]) -> float:
-        points = [self.centres[s] for s in station_ids if s in self.centres]
-        if not points:
-            return self.edge_density
-        half = max(8, round(WINDOW * max(self.width, self.height) / 2))
-        shares = []
-        for x, y in points:
-            x0, x1 = max(0, round(x) - half), min(self.width, round(x) + half)
-            y0, y1 = max(0, round(y) - half), min(self.height, round(y) + half)
-            s = self.edges_integral
-            total = s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]
-            shares.append(float(total) / max(1, (x1 - x0) * (y1 - y0)))
-        return float(np.mean(shares))
+        shares = [self.local[s] for s in station_ids if s in self.local]
+        return float(np.mean(shares)) if shares else self.edge_density
 
     def score(self, station_ids: Iterable[str]) -> float:
         """The item's ``difficulty_visual``: mean of the capped, referenced measures."""
@@ -74,13 +61,16 @@ class MapClutter:
                 "label_source": self.label_source, "crossings": self.crossings}
 
 
-def measure_map(png: str | Path, annotation: Annotation | None = None, geometry: Mapping[str, Any] | None = None) -> MapClutter:
-    """Measure one map image; ``geometry`` defaults to ``<stem>.geometry.json`` beside it."""
+def measure_map(png: str | Path, annotation: Annotation | None = None, geometry: Mapping[str, Any] | None = None,
+                gray: np.ndarray | None = None) -> MapClutter:
+    """Measure one map image; ``geometry`` defaults to ``<stem>.geometry.json`` beside it,
+    ``gray`` (the image as 8-bit grey) to the decoded file."""
     png = Path(png)
     if geometry is None:
         geo_path = png.with_name(png.stem + ".geometry.json")
         geometry = json.loads(geo_path.read_text("utf-8")) if geo_path.is_file() else None
-    gray = cv2.imdecode(np.fromfile(str(png), dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        gray = cv2.imdecode(np.fromfile(str(png), dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     if gray is None:
         from mapkit.errors import RenderError
 
@@ -102,7 +92,14 @@ def measure_map(png: str | Path, annotation: Annotation | None = None, geometry:
         if annotation is not None and centres:
             paths = {line.id: [[centres[s] for s in seg if s in centres] for seg in line.segments] for line in annotation.lines}
             crossings = _crossings(paths, centres.values(), w)
-    return MapClutter(integral, w, h, centres, edge_density, label_density, crossings, source)
+    half = max(8, round(WINDOW * max(w, h) / 2))
+    local = {}
+    for sid, (x, y) in centres.items():  # window sums from the summed-area table
+        x0, x1 = min(w, max(0, round(x) - half)), min(w, max(0, round(x) + half))
+        y0, y1 = min(h, max(0, round(y) - half)), min(h, max(0, round(y) + half))
+        total = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+        local[sid] = float(total) / max(1, (x1 - x0) * (y1 - y0))
+    return MapClutter(local, edge_density, label_density, crossings, source)
 
 
 def _map_area(geometry: Mapping[str, Any], w: int, h: int) -> float:
@@ -156,9 +153,18 @@ def asked_stations(record: Mapping[str, Any]) -> list[str]:
     return [args[k] for k in ("station", "station_1", "station_2") if k in args]
 
 
-def add_visual_difficulty(records: list[dict[str, Any]], maps_dir: Path, annotations: Mapping[str, Annotation]) -> dict[str, dict[str, Any]]:
-    """Fill ``difficulty_visual`` of every record that has a map image; returns per-map measures."""
-    measured: dict[str, MapClutter] = {}
+def measure_rendered(rendered: Any, annotation: Annotation | None = None) -> MapClutter:
+    """Measure a ``mapkit.render.Rendered`` from memory (no PNG decoding)."""
+    return measure_map(Path(f"{rendered.geometry.get('city', 'map')}.png"), annotation, rendered.geometry,
+                       np.asarray(rendered.image.convert("L")))
+
+
+def add_visual_difficulty(records: list[dict[str, Any]], maps_dir: Path, annotations: Mapping[str, Annotation],
+                          measured: Mapping[str, MapClutter] | None = None) -> dict[str, dict[str, Any]]:
+    """Fill ``difficulty_visual`` of every record that has a map image; returns per-map measures.
+    ``measured`` (city -> MapClutter, e.g. from ``measure_rendered`` at render time) is used
+    as is; other maps are read from ``maps_dir``."""
+    measured = dict(measured or {})
     for r in records:
         if not r.get("figure"):
             r["difficulty_visual"] = None
