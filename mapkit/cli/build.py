@@ -30,6 +30,9 @@ def build(
     generated: int | None = typer.Option(None, "--generated", min=1, metavar="N",
                                          help="Build N synthetic cities made on the fly with --seed (see `mapkit generate`)."),
     difficulty: str = typer.Option("any", "--difficulty", help="With --generated: easy, middle, hard, ladder or any map difficulty."),
+    lang: str = typer.Option("en", "--lang", help="Language of the questions (en, zh, ja: templates/<lang>/); station names "
+                                                   "come from names.<lang>. With --generated, the cities' names too."),
+    font: Path | None = typer.Option(None, "--font", help="Font for rendered maps (CJK names need one, e.g. NotoSansCJK-Regular.ttc)."),
 ) -> None:
     """Generate questions from annotations and write a dataset folder.
 
@@ -51,7 +54,7 @@ def build(
         return _build_generated(generated, difficulty, out_dir or Path("out") / "generated", seed=seed, per_type=per_type,
                                 types=types, split_by=split_by, test_fraction=test_fraction, no_images=no_images,
                                 templates=templates, keep_unreadable=keep_unreadable, jobs=jobs,
-                                images_root=images_root)
+                                images_root=images_root, lang=lang, font=font)
     if (city is None) == (not all_cities):
         raise typer.BadParameter("give --city NAME or --all (one of them), or --generated N")
     if split_by not in ("question", "city"):
@@ -69,7 +72,7 @@ def build(
     result = build_dataset(
         paths, target, seed=seed, counts_by_type=counts, templates_dir=templates, images=not no_images,
         skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
-        progress=True, warn=warn, keep_unreadable=keep_unreadable, jobs=jobs, images_root=images_root,
+        progress=True, warn=warn, keep_unreadable=keep_unreadable, jobs=jobs, images_root=images_root, language=lang, font=font,
     )
     for report in result.reports:
         none = {t for t in report.wanted if t.startswith("Grounding") and report.made[t] == 0}
@@ -96,9 +99,9 @@ def build(
 def _build_generated(count: int, difficulty: str, target: Path, *, seed: int, **options) -> None:
     import tempfile
 
-    from mapkit.generate import plan, write_cities
+    from mapkit.generate import LANGUAGES, plan, write_cities
 
-    configs = plan(count, difficulty=difficulty)
+    configs = plan(count, difficulty=difficulty, language=options["lang"] if options["lang"] in LANGUAGES else "en")
     with tempfile.TemporaryDirectory(prefix="mapkit-generated-") as folder:
         write_cities(configs, folder, seed=seed)
         build(city=None, all_cities=True, annotations=Path(folder), out_dir=target, seed=seed,

@@ -89,10 +89,21 @@ def _read_template_file(file: Path) -> bytes:
         raise TemplateError(f"{file}: cannot be read ({e.strerror}); check its permissions") from None
 
 
-def load_templates(directory: str | Path | None = None) -> TemplateSet:
-    """Load and check every ``*.json`` template file of the folder."""
+def template_languages(directory: str | Path | None = None) -> list[str]:
+    """Languages with templates: en (the folder itself) and every ``<folder>/<language>/``."""
     folder = templates_dir(directory)
+    return ["en"] + sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.json"))) if folder.is_dir() else ["en"]
+
+
+def load_templates(directory: str | Path | None = None, language: str = "en") -> TemplateSet:
+    """Load and check every ``*.json`` template file of the folder; a ``language`` other
+    than en reads ``<folder>/<language>/`` (same template ids, questions in that language)."""
+    base = templates_dir(directory)
+    folder = base if language == "en" else base / language
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files and language != "en":
+        raise TemplateError(f"{folder}: no {language} templates; languages with templates: "
+                            f"{', '.join(template_languages(base))} (add {folder}/<family>.json to ask in {language})")
     if not files:
         raise TemplateError(f"{folder}: no template files found (expected templates/<family>.json); "
                             f"pass --templates DIR or set {ENV_VAR}")
@@ -102,7 +113,7 @@ def load_templates(directory: str | Path | None = None) -> TemplateSet:
     for file in files:
         raw = _read_template_file(file)
         hashes[file.name] = hashlib.sha256(raw).hexdigest()
-        for template in _parse_file(raw, file.name):
+        for template in _parse_file(raw, file.name, language):
             if template.id in seen:
                 raise TemplateError(f"{file.name}: template {template.id!r}: id already used in {seen[template.id]}")
             seen[template.id] = file.name
@@ -116,7 +127,7 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _parse_file(raw: bytes, name: str) -> list[Template]:
+def _parse_file(raw: bytes, name: str, language: str = "en") -> list[Template]:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -131,6 +142,9 @@ def _parse_file(raw: bytes, name: str) -> list[Template]:
             where = f"template {tid!r}"
         field = ".".join(map(str, path[2:] if where != "(top level)" else path)) or "(whole)"
         raise TemplateError(f"{name}: {where}: {field}: {e.message} (see mapkit/schemas/template.schema.json)")
+    if data.get("language", "en") != language:
+        raise TemplateError(f"{name}: says language {data.get('language', 'en')!r} but sits in the {language} folder; "
+                            "move it or fix its `language`")
     return [_check(t, data, name) for t in data["templates"]]
 
 

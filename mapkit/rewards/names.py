@@ -95,7 +95,7 @@ def _normalize_step(s: str) -> str:
     s = unicodedata.normalize("NFKC", s).casefold()
     s = drop_parenthesised(s)  # "(Transfer Station)" markers and similar notes
     words = [_ABBREVIATIONS.get(w, w) for w in _WORD.findall(s) if w not in _DROP_WORDS]
-    return "".join(words).rstrip("站")  # spaces, hyphens and punctuation never matter
+    return "".join(words).rstrip("站駅")  # 站 (zh) and 駅 (ja) mean "station"; spaces and punctuation never matter
 
 
 def _normalize(s: str) -> str:
