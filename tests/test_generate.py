@@ -161,3 +161,27 @@ def test_impossible_draw_is_a_generate_error():
 
     with pytest.raises(GenerateError, match="widen the ranges"):
         generate_city(CityConfig(lines=(2, 2), stations=(8, 8), transfers=(4, 4)), seed=0, index=0)
+
+
+def test_bytes_do_not_depend_on_the_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+        subprocess.run([sys.executable, "-m", "mapkit", "generate", "--count", "3", "--seed", "9", "--difficulty", "ladder",
+                        "--out", str(out)], check=True, env=env, capture_output=True)
+        outs.append([p.read_bytes() for p in sorted(out.glob("*.json"))])
+    assert len(outs[0]) == 3 and outs[0] == outs[1]
+
+
+def test_a_city_that_cannot_be_made_leaves_no_files(tmp_path):
+    from mapkit.generate import CityConfig
+
+    configs = [*plan(1, difficulty="easy"), CityConfig(lines=(2, 2), stations=(8, 8), transfers=(4, 4))]
+    with pytest.raises(GenerateError):
+        write_cities(configs, tmp_path / "out", seed=0)
+    assert not (tmp_path / "out").exists()

@@ -29,6 +29,8 @@ def generate(
     explicit --lines/--transfers ranges. Each file validates, renders and builds like a
     hand-made annotation: `mapkit build --all --annotations OUT`.
     """
+    import json
+
     from mapkit.difficulty import map_difficulty
     from mapkit.generate import parse_range, plan, write_cities
 
@@ -37,8 +39,6 @@ def generate(
                    loops=loops, branches=branches, language=lang)
     paths = write_cities(configs, out_dir, seed=seed)
     labels: dict[str, int] = {}
-    import json
-
     for path in paths:
         data = json.loads(path.read_text("utf-8"))
         served: dict[str, int] = {}

@@ -26,7 +26,7 @@ from mapkit.annotation import loads
 from mapkit.errors import GenerateError
 from mapkit.generate.config import DIFFICULTIES, PRESETS, CityConfig, parse_range, plan
 from mapkit.generate.names import LANGUAGES, NameGenerator
-from mapkit.generate.network import layout_city
+from mapkit.generate.network import Drawn, layout_city
 
 __all__ = ["CityConfig", "DIFFICULTIES", "LANGUAGES", "PRESETS", "generate_city", "parse_range", "plan", "write_cities"]
 
@@ -70,12 +70,14 @@ def city_slug(seed: int, index: int) -> str:
 
 
 def write_cities(configs: Sequence[CityConfig], out: str | Path, *, seed: int) -> list[Path]:
-    """Write ``synth-<seed>-<index>.json`` per config into ``out``; returns the paths."""
+    """Write ``synth-<seed>-<index>.json`` per config into ``out``; returns the paths.
+    Every city is made before the first file is written, so a city that cannot be made
+    leaves nothing behind."""
     out = Path(out)
+    cities = [generate_city(cfg, seed=seed, index=index) for index, cfg in enumerate(configs)]
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index, cfg in enumerate(configs):
-        data = generate_city(cfg, seed=seed, index=index)
+    for data in cities:
         path = out / f"{data['city']}.json"
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         tmp = path.with_name(f".{path.name}.tmp")
@@ -85,7 +87,7 @@ def write_cities(configs: Sequence[CityConfig], out: str | Path, *, seed: int) -
     return paths
 
 
-def _annotation(cfg: CityConfig, drawn, rng: random.Random, seed: int, index: int) -> dict[str, Any]:
+def _annotation(cfg: CityConfig, drawn: Drawn, rng: random.Random, seed: int, index: int) -> dict[str, Any]:
     net, lines = drawn
     words = NameGenerator(cfg.language, rng)
     city_name = words.word()

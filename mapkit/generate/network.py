@@ -113,8 +113,9 @@ def _branch(rng: random.Random, trunk: _Path, fork_arc: float, fork_id: str, rad
 @dataclass
 class _Net:
     names: NameGenerator
-    xy: dict[str, tuple[float, float]] = field(default_factory=dict)
-    native: dict[str, str] = field(default_factory=dict)
+    xy: dict[str, tuple[float, float]] = field(default_factory=dict)  # station id -> km
+    latin: dict[str, str] = field(default_factory=dict)  # station id -> display name
+    native: dict[str, str] = field(default_factory=dict)  # station id -> name in its own script
     lines_of: dict[str, set[int]] = field(default_factory=dict)
 
     def new_station(self, xy: tuple[float, float]) -> str:
@@ -125,18 +126,21 @@ class _Net:
             sid, k = f"{base}-{k}", k + 1
         self.xy[sid] = xy
         self.lines_of[sid] = set()
-        self._latin = getattr(self, "_latin", {})
-        self._latin[sid] = name.latin
+        self.latin[sid] = name.latin
         if name.native:
             self.native[sid] = name.native
         return sid
 
     def name(self, sid: str) -> str:
-        return self._latin[sid]
+        return self.latin[sid]
 
 
-def layout_city(cfg: CityConfig, rng: random.Random) -> tuple[_Net, list[tuple[int, list[list[str]], bool]]] | None:
-    """Stations and line segments for one draw, or None when it misses the ranges."""
+Drawn = tuple[_Net, list[tuple[int, list[list[str]], bool]]]  # stations; (line, segments, loop) per line
+
+
+def layout_city(cfg: CityConfig, rng: random.Random) -> Drawn | None:
+    """Stations and line segments for one draw, or None when it misses the ranges
+    (or the network falls apart): the caller draws again."""
     n_lines = rng.randint(*cfg.lines)
     target_stations = rng.randint(*cfg.stations)
     target_transfers = rng.randint(*cfg.transfers)
