@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mapkit.publish.card import spearman
 from mapkit.cli import main
 from mapkit.dataset import read_dataset
 from mapkit.difficulty import VISUAL_REFERENCES, visual_difficulty
+from mapkit.publish.card import spearman
 from mapkit.visual import measure_map
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def test_spearman_against_hand_worked_values():
     # ties: ranks of b = [0.5, 0.5, 2, 3]; a ranks [0, 1, 2, 3]; Pearson of the ranks by hand
     ra, rb = [0, 1, 2, 3], [0.5, 0.5, 2, 3]
     ma, mb = 1.5, 1.5
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
     expected = cov / math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
     assert spearman([1, 2, 3, 4], [0, 0, 1, 2]) == pytest.approx(expected)
     assert spearman([1, 2, 3], [5, 5, 5]) is None

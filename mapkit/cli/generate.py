@@ -13,14 +13,15 @@ def generate(
     count: int = typer.Option(..., "--count", min=1, max=100000, help="How many cities to write."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed and options give the same files."),
     out_dir: Path = typer.Option(..., "--out", help="Folder to write synth-SEED-INDEX.json files into."),
-    difficulty: str = typer.Option("any", "--difficulty",
-                                   help="easy, middle or hard maps only; ladder: easy -> middle -> hard in thirds; any: the ranges below."),
+    difficulty: str = typer.Option("any", "--difficulty", help="easy, middle or hard maps only; ladder: easy -> middle -> hard "
+                                                                 "in thirds; any: the ranges below."),
     lines: str | None = typer.Option(None, "--lines", metavar="A-B", help="Lines per city."),
     stations: str | None = typer.Option(None, "--stations", metavar="A-B", help="Stations per city."),
     transfers: str | None = typer.Option(None, "--transfers", metavar="A-B", help="Interchange stations (on 2+ lines) per city."),
     loops: int | None = typer.Option(None, "--loops", min=0, help="Loop lines per city."),
     branches: int | None = typer.Option(None, "--branches", min=0, help="Lines with a branch per city."),
-    lang: str = typer.Option("en", "--lang", help="Language of station names: en, de, fr, es, it, zh, ja (zh/ja: romanised name + native script in names)."),
+    lang: str = typer.Option("en", "--lang", help="Language of station names: en, de, fr, es, it, zh, ja "
+                                                   "(zh/ja: romanised name + native script in names)."),
 ) -> None:
     """Write COUNT synthetic cities: smooth lines across a plane with lonlat, interchanges
     where lines cross, loop and branch lines, invented pronounceable names per language.

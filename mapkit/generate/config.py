@@ -79,7 +79,7 @@ class CityConfig:
 
     def difficulties(self) -> set[str]:
         """Map difficulties a city inside these ranges can get (both ends of each range)."""
-        return {map_difficulty(l, t) for l in self.lines for t in self.transfers}
+        return {map_difficulty(n, t) for n in self.lines for t in self.transfers}
 
 
 def plan(count: int, *, difficulty: str = "any", lines: Range | None = None, stations: Range | None = None,
@@ -106,7 +106,7 @@ def plan(count: int, *, difficulty: str = "any", lines: Range | None = None, sta
         )
         out.append(cfg.check())
     if difficulty in PRESETS or difficulty == "ladder":
-        for cfg, i in zip(out, range(count)):
+        for i, cfg in enumerate(out):
             label = LABELS[min(2, i * 3 // count)] if difficulty == "ladder" else difficulty
             if cfg.difficulties() != {label}:
                 raise GenerateError(f"--difficulty {difficulty} and the explicit ranges disagree: lines "

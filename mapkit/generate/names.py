@@ -23,10 +23,12 @@ from mapkit.errors import GenerateError
 # sound like a place of that language; "words" are the second words of station names.
 _LATIN = {
     "en": {
-        "onsets": ["b", "br", "c", "ch", "cr", "d", "f", "g", "gr", "h", "k", "l", "m", "n", "p", "r", "s", "sh", "st", "t", "th", "w", "wh"],
+        "onsets": ["b", "br", "c", "ch", "cr", "d", "f", "g", "gr", "h", "k", "l", "m", "n", "p", "r", "s", "sh", "st", "t",
+                   "th", "w", "wh"],
         "vowels": ["a", "e", "i", "o", "u", "ai", "ea", "oo", "ay"],
         "codas": ["", "", "l", "n", "r", "s", "m", "rn", "ll", "ck", "nd"],
-        "endings": ["ton", "field", "bury", "wood", "ford", "ham", "ley", "well", "brook", "gate", "moor", "stead", "wick", "combe", "mouth"],
+        "endings": ["ton", "field", "bury", "wood", "ford", "ham", "ley", "well", "brook", "gate", "moor", "stead", "wick",
+                    "combe", "mouth"],
         "words": ["Park", "Road", "Square", "Cross", "Green", "Hill", "Market", "Street", "Bridge", "Junction", "Common", "Central"],
         "prefixes": ["North", "South", "East", "West", "Upper", "Lower", "New", "Old"],
     },
@@ -133,7 +135,7 @@ class NameGenerator:
     def _stem(self, syllables: int, coda: bool = True) -> str:
         p = _LATIN[self.language]
         out = ""
-        for i in range(syllables):
+        for _ in range(syllables):
             out += self.rng.choice(p["onsets"]) + self.rng.choice(p["vowels"])
         # A coda before a consonant ending makes clusters nobody can say (Stiendbrück).
         return out + (self.rng.choice(p["codas"]) if coda else "")
@@ -162,4 +164,6 @@ class NameGenerator:
             # Romance languages put the noun first (Place X, Piazza X), English and German after.
             return PlaceName(f"{word} {base}" if self.language in ("fr", "es", "it") else f"{base} {word}")
         prefix = self.rng.choice(p["prefixes"])
-        return PlaceName(prefix + base if prefix.endswith(("-", " ")) else f"{prefix} {base}" if self.language == "en" else prefix + base.lower())
+        if prefix.endswith(("-", " ")):
+            return PlaceName(prefix + base)
+        return PlaceName(f"{prefix} {base}" if self.language == "en" else prefix + base.lower())
