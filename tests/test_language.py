@@ -97,9 +97,24 @@ def test_generated_chinese_cities_ask_in_chinese(tmp_path):
     assert all(hanzi.match(st["name"]) and re.match(r"^[A-Z][a-z]+( [A-Z][a-z]+)?$", st["names"]["en"]) for st in kept["stations"].values())
 
 
+@pytest.mark.parametrize("lang, word", [("de", "Linie"), ("fr", "ligne"), ("es", "línea"), ("it", "linea")])
+def test_generated_cities_in_latin_languages_ask_in_their_language(tmp_path, lang, word):
+    out = tmp_path / lang
+    assert main(["build", "--generated", "1", "--lang", lang, "--no-images", "--per-type", "8", "--seed", "1", "--out", str(out)]) == 0
+    rows = check_folder(out)
+    kept = json.loads((out / "annotations" / "synth-1-0000.json").read_text("utf-8"))
+    assert kept["language"] == lang
+    names = {st["name"] for st in kept["stations"].values()}
+    for r in rows:
+        assert r["station_1"] is None or r["station_1"] in names
+    # the question text is the language's template: its word for "line" shows up, English "same line" never
+    assert any(word in r["question"].casefold() or word in r["question"] for r in rows)
+    assert not any("on the same line" in r["question"] for r in rows)
+
+
 @pytest.mark.parametrize("args, words", [
     (["--generated", "1", "--lang", "ja", "--no-images"], None),  # generated Japanese cities: fine
-    (["--generated", "1", "--lang", "de", "--no-images"], "no de templates"),
+    (["--generated", "1", "--lang", "ko", "--no-images"], "no ko templates"),
     (["--city", "tokyo", "--annotations", str(ROOT / "annotations"), "--lang", "zh", "--no-images"], "have no zh name"),
     (["--city", "tokyo", "--annotations", str(ROOT / "annotations"), "--lang", "ja"], "--font"),
 ])
