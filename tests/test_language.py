@@ -126,3 +126,21 @@ def test_language_errors_are_readable(tmp_path, capsys, args, words):
     assert code == 1
     assert words in capsys.readouterr().err.replace("\n", " ")
     assert not (tmp_path / "o").exists()
+
+
+def test_reasonmap_chinese_city_asks_in_chinese(tmp_path, reasonmap_dir):
+    import shutil
+
+    from mapkit.importers.reasonmap import import_reasonmap
+
+    src = tmp_path / "stations" / "china"
+    src.mkdir(parents=True)
+    shutil.copy(reasonmap_dir / "stations" / "china" / "hefei.json", src)
+    import_reasonmap(tmp_path / "stations", tmp_path / "ann")
+    out = tmp_path / "ds"
+    assert main(["build", "--city", "hefei", "--annotations", str(tmp_path / "ann"), "--lang", "zh", "--no-images",
+                 "--per-type", "6", "--out", str(out)]) == 0
+    rows = check_folder(out)
+    assert all(re.search(r"[\u4e00-\u9fff]", r["question"].split("\n")[0]) for r in rows)
+    # the folder keeps the annotation as imported: its names already were Chinese
+    assert (out / "annotations" / "hefei.json").read_bytes() == (tmp_path / "ann" / "hefei.json").read_bytes()
