@@ -185,3 +185,17 @@ def test_a_city_that_cannot_be_made_leaves_no_files(tmp_path):
     with pytest.raises(GenerateError):
         write_cities(configs, tmp_path / "out", seed=0)
     assert not (tmp_path / "out").exists()
+
+
+def test_label_check_draws_again_when_a_label_finds_no_place():
+    from mapkit.render import render_map
+
+    # city 196 of `bench_build.py --generated 200` (seed 0, ladder): one label unplaced unchecked
+    cfg = plan(200, difficulty="ladder")[196]
+    unchecked = generate_city(cfg, seed=0, index=196)
+    assert render_map(loads(unchecked)).unplaced_labels != []
+    checked = generate_city(cfg, seed=0, index=196, check_labels=True)
+    assert checked != unchecked
+    assert render_map(loads(checked)).unplaced_labels == []
+    lines, _, transfers = plain_counts(checked)
+    assert readme_label(lines, transfers) == "hard"

@@ -20,6 +20,8 @@ def generate(
     transfers: str | None = typer.Option(None, "--transfers", metavar="A-B", help="Interchange stations (on 2+ lines) per city."),
     loops: int | None = typer.Option(None, "--loops", min=0, help="Loop lines per city."),
     branches: int | None = typer.Option(None, "--branches", min=0, help="Lines with a branch per city."),
+    label_check: bool = typer.Option(True, "--label-check/--no-label-check",
+                                     help="Render each city and draw again when a label finds no place (about 1 s a city)."),
     lang: str = typer.Option("en", "--lang", help="Language of station names: en, de, fr, es, it, zh, ja "
                                                    "(zh/ja: romanised name + native script in names)."),
 ) -> None:
@@ -38,7 +40,7 @@ def generate(
     configs = plan(count, difficulty=difficulty, lines=parse_range(lines, "--lines"),
                    stations=parse_range(stations, "--stations"), transfers=parse_range(transfers, "--transfers"),
                    loops=loops, branches=branches, language=lang)
-    paths = write_cities(configs, out_dir, seed=seed)
+    paths = write_cities(configs, out_dir, seed=seed, check_labels=label_check)
     labels: dict[str, int] = {}
     for path in paths:
         data = json.loads(path.read_text("utf-8"))

@@ -52,29 +52,42 @@ _LINE_STYLES = {
 _CITY_SUFFIX = {"en": "Metro", "de": "U-Bahn", "fr": "Métro", "es": "Metro", "it": "Metropolitana", "zh": "Metro", "ja": "Subway"}
 
 
-def generate_city(cfg: CityConfig, *, seed: int, index: int) -> dict[str, Any]:
-    """One synthetic city's annotation dict, or GenerateError when no draw fits ``cfg``."""
+def generate_city(cfg: CityConfig, *, seed: int, index: int, check_labels: bool = False) -> dict[str, Any]:
+    """One synthetic city's annotation dict, or GenerateError when no draw fits ``cfg``.
+
+    ``check_labels`` renders each draw at the default size and draws again when a label
+    finds no place (about one hard city in 200 otherwise; costs a render per city)."""
     cfg.check()
     for attempt in range(ATTEMPTS):
         rng = random.Random(f"mapkit-generate:{seed}:{index}:{attempt}")
         drawn = layout_city(cfg, rng)
-        if drawn is not None:
-            return _annotation(cfg, drawn, rng, seed, index)
+        if drawn is None:
+            continue
+        data = _annotation(cfg, drawn, rng, seed, index)
+        if check_labels and _unplaced_labels(data):
+            continue
+        return data
     raise GenerateError(f"city {index} (seed {seed}): no network with lines {cfg.lines[0]}-{cfg.lines[1]}, stations "
                         f"{cfg.stations[0]}-{cfg.stations[1]} and transfers {cfg.transfers[0]}-{cfg.transfers[1]} "
                         f"in {ATTEMPTS} draws; widen the ranges (more stations or lines for many transfers)")
+
+
+def _unplaced_labels(data: dict[str, Any]) -> list[str]:
+    from mapkit.render import render_map
+
+    return render_map(loads(data, source=f"generated city {data['city']}")).unplaced_labels
 
 
 def city_slug(seed: int, index: int) -> str:
     return f"synth-{seed}-{index:04d}"
 
 
-def write_cities(configs: Sequence[CityConfig], out: str | Path, *, seed: int) -> list[Path]:
+def write_cities(configs: Sequence[CityConfig], out: str | Path, *, seed: int, check_labels: bool = True) -> list[Path]:
     """Write ``synth-<seed>-<index>.json`` per config into ``out``; returns the paths.
     Every city is made before the first file is written, so a city that cannot be made
-    leaves nothing behind."""
+    leaves nothing behind. ``check_labels``: see ``generate_city``."""
     out = Path(out)
-    cities = [generate_city(cfg, seed=seed, index=index) for index, cfg in enumerate(configs)]
+    cities = [generate_city(cfg, seed=seed, index=index, check_labels=check_labels) for index, cfg in enumerate(configs)]
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for data in cities:
