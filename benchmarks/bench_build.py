@@ -8,13 +8,17 @@ default all), for:
   2. all 30 cities text-only at the default counts (target: >= 5,000 questions/s);
   3. all 30 cities text-only at ReasonMap-Plus scale (``--per-type`` 40: a few small
      cities cannot supply the default counts);
-  4. Tokyo with its rendered map (`mapkit build --city tokyo`; target: < 2 s).
+  4. Tokyo with its rendered map (`mapkit build --city tokyo`; target: < 2 s);
+  5. ``--generated N`` (default 200) synthetic cities, easy -> hard ladder: generate
+     (validated, label-checked by a render), then build (render, questions, gate, visual
+     difficulty, write) with ``--jobs``, in cities/s; 0 skips it.
 Each build is a real one: generation, validation, parquet, images, manifest, card. It
 also checks that the 1-process and the all-cores builds wrote identical bytes.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -64,6 +68,7 @@ def main() -> None:
     parser.add_argument("--reasonmap", type=Path, default=ROOT.parent / "shared" / "reasonmap")
     parser.add_argument("--per-type", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=max(2, default_jobs()))
+    parser.add_argument("--generated", type=int, default=200, help="synthetic cities to generate and build (0: skip)")
     args = parser.parse_args()
     print(f"{default_jobs()} core(s) available; comparing --jobs 1 with --jobs {args.jobs}; "
           f"load average {os.getloadavg()[0]:.1f} (figures on a busy machine are slower)")
@@ -84,6 +89,38 @@ def main() -> None:
         tokyo = ROOT / "annotations" / "tokyo.json"
         if tokyo.is_file():
             both("--city tokyo (rendered map)", [tokyo], tmp / "tokyo", args.jobs)
+        if args.generated:
+            generated(args.generated, tmp, args.jobs)
+
+
+def generated(count: int, tmp: Path, jobs: int) -> None:
+    import numpy as np
+
+    from mapkit.difficulty import LABELS, visual_difficulty
+    from mapkit.generate import plan, write_cities
+    from mapkit.publish.card import spearman
+
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    paths = write_cities(plan(count, difficulty="ladder"), tmp / "gen", seed=0)
+    gen, gen_cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    print(f"generate {count} cities (ladder easy -> hard, each validated and label-checked by a render): "
+          f"{gen:.1f} s, {count / gen:.2f} cities/s (CPU {gen_cpu:.1f} s)", flush=True)
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    result = build_dataset(paths, tmp / "gen-out", warn=lambda m: None, jobs=jobs)
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    maps = sorted((tmp / "gen-out" / "maps").glob("*.geometry.json"))
+    unplaced = sum(len(json.loads(p.read_text())["unplaced_labels"]) for p in maps)
+    print(f"build --generated {count} --jobs {jobs} (render, questions, gate, visual difficulty, write): {wall:.1f} s, "
+          f"{count / wall:.2f} cities/s (CPU {cpu:.1f} s: {count / cpu:.2f} cities per CPU-s), "
+          f"{result.counts['total']} questions, {len(maps)} maps, {unplaced} unplaced labels")
+    print(f"generate + render + build: {count / (gen + wall):.2f} cities/s")
+    v = [r["difficulty_visual"] for r in result.records]
+    spread = " / ".join(str(sum(visual_difficulty(x) == d for x in v)) for d in LABELS)
+    by_map = spearman(v, [LABELS.index(r["difficulty_city"]) for r in result.records])
+    by_question = spearman(v, [LABELS.index(r["difficulty_question"]) for r in result.records])
+    print(f"difficulty_visual over the {len(v)} questions: quartiles "
+          + " / ".join(f"{q:.2f}" for q in np.quantile(v, [0.25, 0.5, 0.75]))
+          + f", easy / middle / hard {spread}, Spearman vs map difficulty {by_map:+.2f}, vs question difficulty {by_question:+.2f}")
 
 
 if __name__ == "__main__":

@@ -149,28 +149,13 @@ def _glyph_share(gray: np.ndarray) -> float:
 
 def asked_stations(record: Mapping[str, Any]) -> list[str]:
     """Station ids a record's question names, from its ``program``."""
-    args = json.loads(record["program"]).get("args", {})
-    return [args[k] for k in ("station", "station_1", "station_2") if k in args]
+    program = json.loads(record["program"])
+    args = program.get("args", {}) if isinstance(program, dict) else {}
+    return [args[k] for k in ("station", "station_1", "station_2") if isinstance(args.get(k), str)]
 
 
-def measure_rendered(rendered: Any, annotation: Annotation | None = None) -> MapClutter:
-    """Measure a ``mapkit.render.Rendered`` from memory (no PNG decoding)."""
-    return measure_map(Path(f"{rendered.geometry.get('city', 'map')}.png"), annotation, rendered.geometry,
-                       np.asarray(rendered.image.convert("L")))
-
-
-def add_visual_difficulty(records: list[dict[str, Any]], maps_dir: Path, annotations: Mapping[str, Annotation],
-                          measured: Mapping[str, MapClutter] | None = None) -> dict[str, dict[str, Any]]:
-    """Fill ``difficulty_visual`` of every record that has a map image; returns per-map measures.
-    ``measured`` (city -> MapClutter, e.g. from ``measure_rendered`` at render time) is used
-    as is; other maps are read from ``maps_dir``."""
-    measured = dict(measured or {})
+def score_records(records: list[dict[str, Any]], clutter: MapClutter) -> dict[str, Any]:
+    """Fill ``difficulty_visual`` of one map's records that show it; returns the map's measures."""
     for r in records:
-        if not r.get("figure"):
-            r["difficulty_visual"] = None
-            continue
-        city = r["city"]
-        if city not in measured:
-            measured[city] = measure_map(maps_dir / Path(r["figure"]).name, annotations.get(city))
-        r["difficulty_visual"] = measured[city].score(asked_stations(r))
-    return {city: m.summary() for city, m in sorted(measured.items())}
+        r["difficulty_visual"] = clutter.score(asked_stations(r)) if r.get("figure") else None
+    return clutter.summary()

@@ -15,6 +15,7 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -107,14 +108,14 @@ def _renderer(annotation: Annotation) -> Callable[[Path], None]:
 RENDER_WIDTH = 4000  # px of rendered maps (the renderer's default)
 
 
-def _render(annotation: Annotation, priority: Sequence[str] = ()):
+def _render(annotation: Annotation, priority: Sequence[str] = (), font: str | Path | None = None):
     try:
         from mapkit.render import render_map
     except ImportError as e:
         raise DatasetError(f"{annotation.city}: has no map image and rendering is not available ({e}); "
                            "add an `image` block to the annotation or build with --no-images") from None
     try:
-        return render_map(annotation, width=RENDER_WIDTH, priority=priority)
+        return render_map(annotation, width=RENDER_WIDTH, priority=priority, font=font)
     except MapkitError as e:
         raise DatasetError(f"{annotation.city}: cannot render the map: {e}") from None
 
@@ -124,7 +125,8 @@ def _save(annotation: Annotation, rendered, target: Path) -> None:
 
 
 def _gated(annotation: Annotation, source: str, map_file: MapFile | None, records: list[dict[str, Any]],
-           dropped: Counter, keep: bool, grounding: Grounding | None = None) -> tuple[list[dict[str, Any]], MapFile | None]:
+           dropped: Counter, keep: bool, grounding: Grounding | None = None,
+           font: str | Path | None = None) -> tuple[list[dict[str, Any]], MapFile | None]:
     """The records the city's image can answer, and the map file to write (rendered now,
     so that its geometry is the evidence; re-rendered with the named stations' labels
     first when some of them found no place). ``grounding`` adds the Grounding questions
@@ -136,11 +138,11 @@ def _gated(annotation: Annotation, source: str, map_file: MapFile | None, record
         return gate.apply(records, evidence, dropped, keep), map_file
     if source != "rendered":
         return records, map_file
-    rendered = _render(annotation)
+    rendered = _render(annotation, font=font)
     named = gate.named_stations(records)
     missing = [s for s in named if s not in rendered.geometry["labels"]]
     if missing:
-        again = _render(annotation, priority=named)
+        again = _render(annotation, priority=named, font=font)
         if sum(s not in again.geometry["labels"] for s in named) < len(missing):
             rendered = again
     evidence = gate.from_geometry(annotation, rendered.geometry)
@@ -170,7 +172,7 @@ def _encoded(rendered) -> Callable[[Path], None]:
 
 def _city_records(annotation: Annotation, source: str, map_file: MapFile | None, templates: TemplateSet, seed: int,
                   graph_counts: dict[str, int], grounding_counts: dict[str, int], keep_unreadable: bool,
-                  ) -> tuple[list[dict[str, Any]], MapFile | None, GenerationReport, Counter]:
+                  font: str | Path | None = None) -> tuple[list[dict[str, Any]], MapFile | None, GenerationReport, Counter]:
     """One city's records (generated, with its Grounding questions, through the gate), the
     map file to write, its report and what the gate dropped: the work of one pool job."""
     report = GenerationReport(annotation.city)
@@ -181,7 +183,7 @@ def _city_records(annotation: Annotation, source: str, map_file: MapFile | None,
         city_records += grounding.make(None)  # no map: none made, the report says why
         grounding = None
     dropped: Counter = Counter()
-    city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable, grounding)
+    city_records, gated_map = _gated(annotation, source, map_file, city_records, dropped, keep_unreadable, grounding, font)
     return city_records, gated_map, report, dropped
 
 
@@ -217,6 +219,8 @@ def build_dataset(
     keep_unreadable: bool = False,
     jobs: int | None = None,
     images_root: str | Path | None = None,
+    language: str = "en",
+    font: str | Path | None = None,
 ) -> BuildResult:
     """Build one dataset folder from annotation files (one city each).
 
@@ -225,7 +229,12 @@ def build_dataset(
     ``keep_unreadable`` keeps them (still counted). ``jobs`` processes (default: every
     core) load, generate, gate and render the cities (``mapkit.dataset.cities``); their
     results are merged in file order, so the bytes written do not depend on ``jobs``. A map image is taken only from
-    inside its annotation's folder or ``images_root``."""
+    inside its annotation's folder or ``images_root``.
+
+    ``language`` other than en asks the questions in that language: templates from
+    ``templates/<language>/`` and station names from ``names[<language>]``; the folder
+    keeps the localized annotation (``mapkit.language``). ``font`` draws rendered maps.
+    Every record with a map image gets ``difficulty_visual`` (``mapkit.visual``)."""
     start = time.perf_counter()
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     if not annotation_paths:
@@ -234,7 +243,7 @@ def build_dataset(
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise DatasetError(f"--jobs must be at least 1, got {jobs}")
-    templates = load_templates(templates_dir)
+    templates = load_templates(templates_dir, language)
     counts_by_type = dict(DEFAULT_COUNTS if counts_by_type is None else counts_by_type)
     graph_counts = {t: n for t, n in counts_by_type.items() if t not in GROUNDING_TYPES}
     grounding_counts = {t: n for t, n in counts_by_type.items() if t in GROUNDING_TYPES and n > 0}
@@ -246,12 +255,13 @@ def build_dataset(
     staging = Path(out).parent / f".{Path(out).name}.maps-{os.getpid()}"
     try:
         with sigterm_interrupts():  # SIGTERM removes the staged maps like Ctrl-C (crashsafe)
-            made = run_city_jobs(paths, templates_dir, templates, seed=seed, counts=(graph_counts, grounding_counts),
-                                 images=images, keep_unreadable=keep_unreadable, staging=staging, jobs=jobs,
-                                 progress=progress, images_root=images_root)
+            made = run_city_jobs(paths, templates_dir if language == "en" else (templates_dir, language), templates,
+                                 seed=seed, counts=(graph_counts, grounding_counts), images=images,
+                                 keep_unreadable=keep_unreadable, staging=staging, jobs=jobs, progress=progress,
+                                 images_root=images_root, language=language, font=font)
             return _finish(paths, made, out, templates, seed=seed, counts_by_type=counts_by_type, images=images,
                            skip_missing_images=skip_missing_images, split_by=split_by, test_fraction=test_fraction,
-                           progress=progress, warn=warn, keep_unreadable=keep_unreadable, start=start)
+                           progress=progress, warn=warn, keep_unreadable=keep_unreadable, start=start, language=language)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -259,7 +269,7 @@ def build_dataset(
 def _finish(paths: list[Path], made: list[CityResult], out: str | Path, templates: TemplateSet, *, seed: int,
             counts_by_type: dict[str, int], images: bool, skip_missing_images: bool, split_by: str,
             test_fraction: float, progress: bool, warn: Callable[[str], None], keep_unreadable: bool,
-            start: float) -> BuildResult:
+            start: float, language: str = "en") -> BuildResult:
     """Everything after the per-city work: checks across cities, splits, manifest, folder."""
     cities: list[tuple[Path, CityResult, MapFile | None, str]] = []
     missing: list[str] = []
@@ -312,7 +322,7 @@ def _finish(paths: list[Path], made: list[CityResult], out: str | Path, template
         "cities": {
             a.name: {
                 "annotation": f"annotations/{a.name}.json",
-                "annotation_sha256": sha256_file(path),
+                "annotation_sha256": hashlib.sha256(a.localized).hexdigest() if a.localized else sha256_file(path),
                 "map": f"maps/{a.name}.png" if m else None,
                 "map_source": source,
                 "image_sha256": sha256_file(m.source) if m and m.source else None,
@@ -327,12 +337,17 @@ def _finish(paths: list[Path], made: list[CityResult], out: str | Path, template
         "inputs": {
             **{f"annotations/{p.name}": sha256_file(p) for p, _, _, _ in cities},
             **{f"maps/{m.source.name}": sha256_file(m.source) for _, _, m, _ in cities if m and m.source},
-            **{f"templates/{name}": digest for name, digest in templates.hashes.items()},
+            **{f"templates/{'' if language == 'en' else language + '/'}{name}": digest for name, digest in templates.hashes.items()},
         },
     }
+    if language != "en":
+        manifest["options"]["language"] = language  # only then: English builds keep their bytes
+    visual = {a.name: a.visual for _, a, _, _ in cities if a.visual}
+    if visual:
+        manifest["visual"] = visual  # per-map clutter measures behind difficulty_visual
     maps = [m for _, _, m, _ in cities if m is not None]
     bar = _bar(maps, progress, "maps") if progress else None
-    write_dataset(out, records, annotations={a.name: p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
+    write_dataset(out, records, annotations={a.name: a.localized or p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
                   manifest=manifest)
     return BuildResult(Path(out), records, counts(records), [a.name for _, a, _, _ in cities], missing, reports,
                        time.perf_counter() - start, {a.name: s for _, a, _, s in cities}, unreadable,

@@ -45,6 +45,8 @@ class CityResult:
     report: GenerationReport | None = None
     unreadable: Counter = field(default_factory=Counter)  # gate reason -> items (dropped unless kept)
     staged: list[Path] = field(default_factory=list)  # rendered PNG and geometry JSON, waiting in a staging folder
+    visual: dict[str, Any] | None = None  # the map's clutter measures (mapkit.visual), when it has an image
+    localized: bytes | None = None  # --lang: the annotation as the folder keeps it
 
     def map_file(self) -> MapFile | None:
         if self.source == "image":
@@ -67,36 +69,54 @@ _TEMPLATES: dict[Any, TemplateSet] = {}
 
 
 def _build_city(path: Path, templates_key: Any, seed: int, counts: tuple[dict[str, int], dict[str, int]],
-                images: bool, keep_unreadable: bool, staging: Path, images_root: Path | None = None) -> CityResult:
+                images: bool, keep_unreadable: bool, staging: Path, images_root: Path | None = None, language: str = "en",
+                font: str | Path | None = None) -> CityResult:
     from mapkit.dataset.build import _city_records, _map_plan  # build decides what a city's questions are
 
     annotation = load(path)
+    localized = None
+    if language != "en":  # questions in the map's language: names from names.<language>
+        import json
+
+        from mapkit.language import localize
+
+        annotation = localize(annotation, language)
+        localized = (json.dumps(annotation.to_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     source, map_file = _map_plan(annotation, images, images_root)
-    city = CityResult(annotation.city, source, map_file.source if map_file else None)
+    city = CityResult(annotation.city, source, map_file.source if map_file else None, localized=localized)
     if source == "missing":
         return city
     templates = _TEMPLATES.get(templates_key)
     if templates is None:  # a worker started without the parent's memory (spawn)
         from mapkit.questions import load_templates
 
-        templates = _TEMPLATES[templates_key] = load_templates(templates_key)
+        where = templates_key[0] if isinstance(templates_key, tuple) else templates_key  # (folder, language) for --lang
+        templates = _TEMPLATES[templates_key] = load_templates(where, language)
     graph_counts, grounding_counts = counts
     city.records, gated_map, city.report, city.unreadable = _city_records(
-        annotation, source, map_file, templates, seed, graph_counts, grounding_counts, keep_unreadable)
+        annotation, source, map_file, templates, seed, graph_counts, grounding_counts, keep_unreadable, font)
     if source == "rendered" and gated_map is not None and gated_map.render is not None:
         folder = staging / annotation.city  # one folder per city: two files may not share a city name
         folder.mkdir(parents=True, exist_ok=True)
         gated_map.render(folder / f"{annotation.city}.png")  # the PNG and its geometry JSON
         city.staged = sorted(folder.iterdir())
+    staged_png = [p for p in city.staged if p.suffix == ".png"]
+    png = staged_png[0] if staged_png else map_file.source if source == "image" and map_file else None
+    if png is not None and png.is_file():  # measured here, in the pool, from the map as written
+        from mapkit.visual import measure_map, score_records
+
+        city.visual = score_records(city.records, measure_map(png, annotation))
     return city
 
 
 def run_city_jobs(paths: list[Path], templates_key: Any, templates: TemplateSet, *, seed: int,
                   counts: tuple[dict[str, int], dict[str, int]], images: bool, keep_unreadable: bool, staging: Path, jobs: int,
-                  progress: bool, images_root: Path | None = None) -> list[CityResult]:
+                  progress: bool, images_root: Path | None = None, language: str = "en",
+                  font: str | Path | None = None) -> list[CityResult]:
     """One ``CityResult`` per path, in path order."""
     _TEMPLATES[templates_key] = templates
-    tasks = [(_build_city, (path, templates_key, seed, counts, images, keep_unreadable, staging, images_root)) for path in paths]
+    tasks = [(_build_city, (path, templates_key, seed, counts, images, keep_unreadable, staging, images_root, language, font))
+             for path in paths]
     return _run(tasks, jobs, progress)
 
 

@@ -83,7 +83,7 @@ def split_file(split: str) -> str:
     return f"data/{split}-00000-of-00001.parquet"
 
 
-def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations: Mapping[str, Path],
+def write_dataset(out: str | Path, records: list[dict[str, Any]], *, annotations: Mapping[str, Path | bytes],
                   maps: Iterable[MapFile], manifest: dict[str, Any]) -> Path:
     """Validate and write a dataset folder atomically; returns ``out``.
 
@@ -111,8 +111,11 @@ def _write_folder(tmp: Path, out: Path, records: list[dict[str, Any]], annotatio
         (tmp / "data").mkdir(parents=True)
         (tmp / "maps").mkdir()
         (tmp / "annotations").mkdir()
-        for city, src in sorted(annotations.items()):
-            shutil.copyfile(src, tmp / "annotations" / f"{city}.json")
+        for city, src in sorted(annotations.items()):  # a file to copy, or the bytes to write (--lang)
+            if isinstance(src, bytes):
+                (tmp / "annotations" / f"{city}.json").write_bytes(src)
+            else:
+                shutil.copyfile(src, tmp / "annotations" / f"{city}.json")
         written = []
         for m in maps:
             target = tmp / "maps" / f"{m.map_id}.png"
