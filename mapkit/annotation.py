@@ -298,6 +298,19 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+@lru_cache(maxsize=1)
+def _fast_is_valid() -> Any:
+    """The annotation schema compiled by jsonschema-rs, when installed: it only tells valid
+    from invalid (~20x faster than jsonschema on a city), so a valid annotation skips the
+    generic validator and an invalid one still gets jsonschema's messages."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # an optional speed-up
+        return None
+    schema = json.loads(resources.files("mapkit.schemas").joinpath("annotation.schema.json").read_text("utf-8"))
+    return jsonschema_rs.validator_for(schema).is_valid
+
+
 def _json_path(parts: Iterator[Any] | Any) -> str:
     out = ""
     for part in parts:
@@ -308,6 +321,9 @@ def _json_path(parts: Iterator[Any] | Any) -> str:
 def _schema_problems(data: Any, source: str) -> list[Problem]:
     if not isinstance(data, dict):
         return [Problem(source, "(top level)", f"expected a JSON object, found {type(data).__name__}", "an annotation is an object with city, stations and lines")]
+    fast = _fast_is_valid()
+    if fast is not None and fast(data):
+        return []
     problems = []
     for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.append(Problem(source, _json_path(err.absolute_path), _schema_message(err), _schema_hint(err)))

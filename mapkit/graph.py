@@ -25,7 +25,7 @@ import heapq
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable
+from typing import Any, Iterable
 
 import networkx as nx
 
@@ -87,6 +87,10 @@ class TransitMap:
         self._line_graphs = {line.id: _line_graph(line, certain_only=False) for line in annotation.lines}
         self._certain_graphs = {line.id: _line_graph(line, certain_only=True) for line in annotation.lines}
         self.has_one_way = any(line.one_way for line in annotation.lines)
+        # Route searches ask the same small questions again and again (a line's paths
+        # between two stations, hops from a station along a line, the line sequences
+        # between two sets of rides): answers kept per map, computed as before.
+        self._memo: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     def from_annotation(cls, annotation: Annotation) -> "TransitMap":
@@ -177,15 +181,19 @@ class TransitMap:
             return [a]
         if line.one_way:
             return self._pattern_path(line, a, b)
-        full = self._line_graphs[lid]
-        paths = list(nx.all_shortest_paths(full, a, b))
-        if len(paths) > 1:
+        key = ("line path", lid, a, b)
+        found = self._memo.get(key)
+        if found is None:
+            paths = list(nx.all_shortest_paths(self._line_graphs[lid], a, b))
+            certain = self._certain_graphs[lid]
+            found = self._memo[key] = (len(paths), paths[0],
+                                       all(certain.has_edge(x, y) for x, y in zip(paths[0], paths[0][1:])))
+        count, path, is_certain = found
+        if count > 1:
             raise AmbiguousQueryError(f"{self.annotation.city}: {a!r} and {b!r} are equally far both ways round line {lid!r}")
-        path = paths[0]
-        certain = self._certain_graphs[lid]
-        if not all(certain.has_edge(x, y) for x, y in zip(path, path[1:])):
+        if not is_certain:
             raise UncertainTopologyError(f"{self.annotation.city}: the order of stations between {a!r} and {b!r} on line {lid!r} is uncertain")
-        return path
+        return list(path)
 
     def _pattern_path(self, line: Line, a: str, b: str) -> list[str]:
         from mapkit.directions import pattern_paths
@@ -259,6 +267,14 @@ class TransitMap:
     def _fewest_transfer_line_sequences(self, a: str, b: str) -> Iterable[tuple[str, ...]]:
         # Riding graph: a line is usable between two of its stations only through certain
         # edges, so the line graph is built per connected certain component of each line.
+        # The sequences depend only on the ride nodes of a and b (in order): kept per pair of them.
+        key = ("line sequences", tuple(self._ride_nodes_of(a)), tuple(self._ride_nodes_of(b)))
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = list(self._search_line_sequences(a, b))
+        return found
+
+    def _search_line_sequences(self, a: str, b: str) -> Iterable[tuple[str, ...]]:
         g = self._riding_graph
         g = g.copy()
         for node in self._ride_nodes_of(a):
@@ -323,7 +339,9 @@ class TransitMap:
             for nxt in nexts:
                 if nxt == here:
                     continue
-                hops = nx.shortest_path_length(self._certain_graphs[lid], here, nxt)
+                hops = self._certain_hops(lid, here).get(nxt)
+                if hops is None:  # not connected: let networkx say so, as before
+                    hops = nx.shortest_path_length(self._certain_graphs[lid], here, nxt)
                 if i == len(candidates):
                     best.append((cost + hops, stops + [nxt]))
                 else:
@@ -337,12 +355,24 @@ class TransitMap:
             routes.append(Route(tuple(sections)))
         return routes
 
+    def _certain_hops(self, lid: str, source: str) -> dict[str, int]:
+        key = ("certain hops", lid, source)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = nx.single_source_shortest_path_length(self._certain_graphs[lid], source)
+        return found
+
     def _certain_path(self, lid: str, a: str, b: str, allow_tie: bool = False) -> list[str]:
-        paths = nx.all_shortest_paths(self._certain_graphs[lid], a, b)
-        first = next(paths)
-        if not allow_tie and next(paths, None) is not None:
+        key = ("certain path", lid, a, b)
+        found = self._memo.get(key)
+        if found is None:
+            paths = nx.all_shortest_paths(self._certain_graphs[lid], a, b)
+            first = next(paths)
+            found = self._memo[key] = (first, next(paths, None) is not None)
+        first, tie = found
+        if not allow_tie and tie:
             raise AmbiguousQueryError(f"tie on line {lid}")
-        return first
+        return list(first)
 
 
 def _line_graph(line: Line, *, certain_only: bool) -> nx.Graph:

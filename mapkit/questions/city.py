@@ -89,12 +89,7 @@ class City:
         planning sampler looks at up to ``limit`` pairs per city and asks most of them nothing)."""
         st = self.stations
         n = len(st)
-        size = n * n  # ordered pairs: the index gives the direction
-        if size <= limit:
-            order = list(range(size))
-            rng.shuffle(order)
-        else:
-            order = rng.sample(range(size), limit)
+        order = self.pair_order(rng, limit)
         one_way = self.tm.has_one_way  # with one-way lines the two directions of a pair are different questions
         seen: set[int] = set()
         for i in order:
@@ -105,6 +100,22 @@ class City:
             if key not in seen:
                 seen.add(key)
                 yield st[x], st[y]
+
+    def pair_order(self, rng: random.Random, limit: int = SCAN_LIMIT) -> list[int]:
+        """The draws behind ``pair_candidates``: indices ``x * n + y`` of ordered station pairs
+        (x, y), the whole space shuffled or ``limit`` of it sampled."""
+        size = len(self.stations) ** 2
+        if size <= limit:
+            order = list(range(size))
+            rng.shuffle(order)
+            return order
+        return rng.sample(range(size), limit)
+
+    @cached_property
+    def line_set_ids(self) -> list[int]:
+        """Per usable station (by index): a small number naming the set of lines through it."""
+        ids: dict[tuple[str, ...], int] = {}
+        return [ids.setdefault(self.line_sets[sid], len(ids)) for sid in self.stations]
 
     def candidates(self, op: str, rng: random.Random, limit: int = SCAN_LIMIT) -> Iterator[dict[str, str]]:
         """Parameter sets of a query over usable stations and lines, in random order, each

@@ -153,16 +153,33 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
             yield deferred.popleft()
 
     def pair_queue() -> Iterator[dict[str, str]]:
-        # queue() for the station-pair types with a hint (planning), on bare pairs: most
-        # are deferred and never asked, so their dicts are made only when run.
-        for a, b in city.pair_candidates(rng):
-            if len(collected[None, _pair_hint(city, a, b)]) >= share:
-                deferred.append((a, b))
+        # queue() for the station-pair types with a hint (planning), over the indices of
+        # city.pair_candidates (same pairs, same order, same draws) with the hint's bucket
+        # kept per pair of line sets: most pairs are deferred and never asked, so they
+        # cost a few integer operations, and their dicts are made only when run.
+        st, line_set = city.stations, city.line_set_ids
+        width, one_way = len(st), city.tm.has_one_way
+        buckets: dict[int, list[Candidate]] = {}  # line-set pair -> its hint's bucket in collected
+        seen: set[int] = set()
+        for i in city.pair_order(rng):
+            x, y = divmod(i, width)
+            if x == y:
                 continue
-            yield {"station_1": a, "station_2": b}
+            key = i if one_way or x < y else y * width + x
+            if key in seen:
+                continue
+            seen.add(key)
+            sets = line_set[x] * width + line_set[y]
+            bucket = buckets.get(sets)
+            if bucket is None:
+                bucket = buckets[sets] = collected[None, _pair_hint(city, st[x], st[y])]
+            if len(bucket) >= share:
+                deferred.append((x, y))
+                continue
+            yield {"station_1": st[x], "station_2": st[y]}
         while deferred and sum(map(len, collected.values())) < n:
-            a, b = deferred.popleft()
-            yield {"station_1": a, "station_2": b}
+            x, y = deferred.popleft()
+            yield {"station_1": st[x], "station_2": st[y]}
 
     if hint is _transfer_hint and op in ("on_common_line", "plan_routes"):
         queue = pair_queue  # noqa: F811 - the same candidates in the same order, cheaper
