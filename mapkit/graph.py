@@ -184,10 +184,9 @@ class TransitMap:
         key = ("line path", lid, a, b)
         found = self._memo.get(key)
         if found is None:
-            paths = list(nx.all_shortest_paths(self._line_graphs[lid], a, b))
+            count, path = self._shortest(self._line_graphs, lid, a, b)
             certain = self._certain_graphs[lid]
-            found = self._memo[key] = (len(paths), paths[0],
-                                       all(certain.has_edge(x, y) for x, y in zip(paths[0], paths[0][1:])))
+            found = self._memo[key] = (count, path, all(certain.has_edge(x, y) for x, y in zip(path, path[1:])))
         count, path, is_certain = found
         if count > 1:
             raise AmbiguousQueryError(f"{self.annotation.city}: {a!r} and {b!r} are equally far both ways round line {lid!r}")
@@ -275,18 +274,19 @@ class TransitMap:
         return found
 
     def _search_line_sequences(self, a: str, b: str) -> Iterable[tuple[str, ...]]:
-        g = self._riding_graph
-        g = g.copy()
-        for node in self._ride_nodes_of(a):
-            g.add_edge(("src", a), node)
-        for node in self._ride_nodes_of(b):
-            g.add_edge(node, ("dst", b))
+        g = self._riding_graph  # the two end nodes are added for this search and taken out after
         try:
-            paths = nx.all_shortest_paths(g, ("src", a), ("dst", b))
-            for path in itertools.islice(paths, 200):
-                yield tuple(path[1:-1])
-        except nx.NetworkXNoPath:
-            return
+            for node in self._ride_nodes_of(a):
+                g.add_edge(("src", a), node)
+            for node in self._ride_nodes_of(b):
+                g.add_edge(node, ("dst", b))
+            try:
+                paths = nx.all_shortest_paths(g, ("src", a), ("dst", b))
+                return [tuple(path[1:-1]) for path in itertools.islice(paths, 200)]
+            except nx.NetworkXNoPath:
+                return []
+        finally:
+            g.remove_nodes_from([n for n in (("src", a), ("dst", b)) if n in g])
 
     @cached_property
     def _component_of(self) -> dict[tuple[str, str], tuple[str, int]]:
@@ -355,22 +355,49 @@ class TransitMap:
             routes.append(Route(tuple(sections)))
         return routes
 
-    def _certain_hops(self, lid: str, source: str) -> dict[str, int]:
-        key = ("certain hops", lid, source)
+    def _line_bfs(self, graphs: dict[str, nx.Graph], lid: str, source: str) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+        """Breadth-first search of one line's graph from ``source``, kept per map: hops,
+        number of shortest paths and one predecessor of every station it reaches."""
+        key = ("line bfs", id(graphs), lid, source)
         found = self._memo.get(key)
         if found is None:
-            found = self._memo[key] = nx.single_source_shortest_path_length(self._certain_graphs[lid], source)
+            adj = graphs[lid].adj
+            dist, count, parent = {source: 0}, {source: 1}, {}
+            frontier = [source]
+            while frontier:
+                nxt = []
+                for u in frontier:
+                    du = dist[u] + 1
+                    for v in adj[u]:
+                        if v not in dist:
+                            dist[v], count[v], parent[v] = du, count[u], u
+                            nxt.append(v)
+                        elif dist[v] == du:
+                            count[v] += count[u]
+                frontier = nxt
+            found = self._memo[key] = (dist, count, parent)
         return found
 
+    def _shortest(self, graphs: dict[str, nx.Graph], lid: str, a: str, b: str) -> tuple[int, list[str]]:
+        """(how many shortest paths join a and b on the line, the first networkx lists).
+        A unique path is read off the cached search; ties (a loop's two ways round) and
+        unreachable stations go to networkx, whose order and errors stay the reference."""
+        _, count, parent = self._line_bfs(graphs, lid, a)
+        if count.get(b) == 1:
+            path = [b]
+            while path[-1] != a:
+                path.append(parent[path[-1]])
+            return 1, path[::-1]
+        paths = nx.all_shortest_paths(graphs[lid], a, b)
+        first = next(paths)
+        return (1 if next(paths, None) is None else 2), first
+
+    def _certain_hops(self, lid: str, source: str) -> dict[str, int]:
+        return self._line_bfs(self._certain_graphs, lid, source)[0]
+
     def _certain_path(self, lid: str, a: str, b: str, allow_tie: bool = False) -> list[str]:
-        key = ("certain path", lid, a, b)
-        found = self._memo.get(key)
-        if found is None:
-            paths = nx.all_shortest_paths(self._certain_graphs[lid], a, b)
-            first = next(paths)
-            found = self._memo[key] = (first, next(paths, None) is not None)
-        first, tie = found
-        if not allow_tie and tie:
+        count, first = self._shortest(self._certain_graphs, lid, a, b)
+        if not allow_tie and count > 1:
             raise AmbiguousQueryError(f"tie on line {lid}")
         return list(first)
 
@@ -378,6 +405,5 @@ class TransitMap:
 def _line_graph(line: Line, *, certain_only: bool) -> nx.Graph:
     g = nx.Graph()
     g.add_nodes_from(line.station_ids)
-    for a, b, _ in line.edges(certain_only=certain_only):
-        g.add_edge(a, b)
+    g.add_edges_from((a, b) for a, b, _ in line.edges(certain_only=certain_only))  # one call: same graph, same order
     return g
