@@ -60,13 +60,15 @@ def _fact_keys(r: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[
 class _Conflicts:
     """Which records of a list conflict (the rules above), as an index from keys to records."""
 
-    def __init__(self, records: list[Mapping[str, Any]]):
+    def __init__(self, records: list[Mapping[str, Any]], keys: list[tuple[list[Any], list[Any], list[Any]]] | None = None):
+        """``keys``: each record's (shared, asked, told) keys when already known (a subset of
+        another index's records: the leak check after a split), else read off the records."""
         self.shared: dict[Any, list[int]] = defaultdict(list)
         self.asked: dict[Any, list[int]] = defaultdict(list)
         self.told: dict[Any, list[int]] = defaultdict(list)
         self.keys: list[tuple[list[Any], list[Any], list[Any]]] = []
         for i, r in enumerate(records):
-            shared, (asks, tells) = _shared_keys(r), _fact_keys(r)
+            shared, asks, tells = keys[i] if keys is not None else (_shared_keys(r), *_fact_keys(r))
             self.keys.append((shared, asks, tells))
             for k in shared:
                 self.shared[k].append(i)
@@ -174,8 +176,9 @@ def _split_by_question(records: list[dict[str, Any]], rng: random.Random, test_f
         of_city[r["city"]].append(i)
     for city in sorted(of_city):
         _rebalance(records, of_city[city], dropped, rng, test_fraction)
-    kept = [r for i, r in enumerate(records) if i not in dropped]
-    check_split_leaks(kept)
+    left = [i for i in range(len(records)) if i not in dropped]
+    kept = [records[i] for i in left]
+    _check_leaks(kept, _Conflicts(kept, [index.keys[i] for i in left]))  # the keys are known: not read again
     return kept
 
 
@@ -265,7 +268,10 @@ def check_split_leaks(records: Iterable[Mapping[str, Any]]) -> None:
     """Raise naming both record ids when two records in different splits conflict (the rules
     at the top of this module: same text, same station pair, a fact one asks and the other states)."""
     records = list(records)
-    index = _Conflicts(records)
+    _check_leaks(records, _Conflicts(records))
+
+
+def _check_leaks(records: list[Mapping[str, Any]], index: _Conflicts) -> None:
     problems = []
     for kind, table in (("shared", index.shared), ("asked", index.asked)):
         for key, members in table.items():

@@ -50,6 +50,8 @@ class City:
         self.memo: dict[Any, Any] = {}  # samplers' per-city caches (engine._transfer_hint)
 
     def hops(self, a: str, b: str) -> float:
+        if a not in self._bfs and b in self._bfs:  # the station graph is undirected: b's search answers too
+            return self._bfs[b].get(a, float("inf"))
         if a not in self._bfs:
             self._bfs[a] = _bfs(self._adjacency, a)
         return self._bfs[a].get(b, float("inf"))
@@ -65,9 +67,10 @@ class City:
 
     def min_line_hops(self, a: str, b: str) -> float:
         """Fewest changes between a line through ``a`` and one through ``b`` (line graph)."""
-        d = self._line_hops
-        return min((d[x].get(y, float("inf")) for x in self.tm.lines_through(a) for y in self.tm.lines_through(b)),
-                   default=float("inf"))
+        d, sets = self._line_hops, self.line_sets
+        through_a = sets[a] if a in sets else self.tm.lines_through(a)
+        through_b = sets[b] if b in sets else self.tm.lines_through(b)
+        return min((d[x].get(y, float("inf")) for x in through_a for y in through_b), default=float("inf"))
 
     @cached_property
     def line_sets(self) -> dict[str, tuple[str, ...]]:
