@@ -274,7 +274,10 @@ class TransitMap:
         return found
 
     def _search_line_sequences(self, a: str, b: str) -> Iterable[tuple[str, ...]]:
-        g = self._riding_graph  # the two end nodes are added for this search and taken out after
+        # On a copy of the riding graph (a copy lists neighbours in its own order, which
+        # orders the paths), made once: the two end nodes are added for this search and
+        # taken out after, which leaves it as copied.
+        g = self._riding_graph_copy
         try:
             for node in self._ride_nodes_of(a):
                 g.add_edge(("src", a), node)
@@ -310,6 +313,10 @@ class TransitMap:
                 if x[0] != y[0]:
                     g.add_edge(x, y)
         return g
+
+    @cached_property
+    def _riding_graph_copy(self) -> nx.Graph:
+        return self._riding_graph.copy()
 
     def _routes_along(self, ride_seq: tuple[tuple[str, int], ...], a: str, b: str) -> list[Route]:
         """Best transfer stations for a fixed sequence of rides (dynamic programme).

@@ -157,3 +157,69 @@ def test_generation_is_unchanged_by_the_planning_hint_cache():
                        for x in city.tm.lines_through(a) for y in city.tm.lines_through(b))
             assert _pair_hint(city, a, b) == question_difficulty("planning", best)
     assert load_templates()  # templates load in this process too (workers share them)
+
+
+def _plain_line_path(tm: TransitMap, lid: str, a: str, b: str):
+    """The line's way from a to b as networkx lists it: (all shortest paths, uncertain edges on the first)."""
+    paths = list(nx.all_shortest_paths(tm._line_graphs[lid], a, b))
+    certain = tm._certain_graphs[lid]
+    return paths, not all(certain.has_edge(x, y) for x, y in zip(paths[0], paths[0][1:]))
+
+
+def test_cached_line_searches_match_networkx(tokyo_path):
+    """Paths along a line from the cached per-station search: what networkx says, pair by
+    pair, loop ties (mini's Orange Loop) and uncertain stretches included, asked twice."""
+    from mapkit.errors import AmbiguousQueryError, UncertainTopologyError
+
+    for path in (MINI, tokyo_path):
+        tm = TransitMap.from_annotation(load(path))
+        for line in tm.annotation.lines:
+            if line.one_way:
+                continue
+            on = list(dict.fromkeys(line.station_ids))
+            for a in on:
+                for b in on:
+                    if a == b:
+                        continue
+                    paths, uncertain = _plain_line_path(tm, line.id, a, b)
+                    for _ in range(2):  # cold, then from the cache
+                        if len(paths) > 1:
+                            with pytest.raises(AmbiguousQueryError):
+                                tm.line_path(line.id, a, b)
+                        elif uncertain:
+                            with pytest.raises(UncertainTopologyError):
+                                tm.line_path(line.id, a, b)
+                        else:
+                            assert tm.line_path(line.id, a, b) == paths[0]
+                    certain = tm._certain_graphs[line.id]
+                    if nx.has_path(certain, a, b):
+                        ways = list(nx.all_shortest_paths(certain, a, b))
+                        assert tm._certain_path(line.id, a, b, allow_tie=True) == ways[0]
+                        assert tm._certain_hops(line.id, a)[b] == nx.shortest_path_length(certain, a, b)
+                        if len(ways) > 1:
+                            with pytest.raises(AmbiguousQueryError):
+                                tm._certain_path(line.id, a, b)
+
+
+def test_line_sequences_match_a_search_on_a_copy(tokyo_path):
+    """The riding-graph search, cached per pair of ride sets and run without copying the
+    graph, gives the sequences a search on a copy gives, and leaves the graph as it was."""
+    import itertools
+
+    tm = TransitMap.from_annotation(load(tokyo_path))
+    graph = tm._riding_graph_copy
+    before = (list(graph.nodes), [list(graph[n]) for n in graph])
+    stations = City(tm).stations
+    for a, b in itertools.islice(itertools.permutations(stations[::9], 2), 300):
+        g = tm._riding_graph.copy()
+        for node in tm._ride_nodes_of(a):
+            g.add_edge(("src", a), node)
+        for node in tm._ride_nodes_of(b):
+            g.add_edge(node, ("dst", b))
+        try:
+            expected = [tuple(p[1:-1]) for p in itertools.islice(nx.all_shortest_paths(g, ("src", a), ("dst", b)), 200)]
+        except nx.NetworkXNoPath:
+            expected = []
+        assert list(tm._fewest_transfer_line_sequences(a, b)) == expected
+    after = (list(graph.nodes), [list(graph[n]) for n in graph])
+    assert after == before
