@@ -14,6 +14,11 @@ default all), for:
      difficulty, write) with ``--jobs``, in cities/s; 0 skips it.
 Each build is a real one: generation, validation, parquet, images, manifest, card. It
 also checks that the 1-process and the all-cores builds wrote identical bytes.
+
+Figures for 2 (README, Performance, has the rest): before the throughput work 4.8 s; round 1
+2.3-2.4 CPU-s (wall 6.4 s at load 7); round 2 2.08 CPU-s, 2.95 s wall at load 2.5 with
+``--jobs 1`` (~2,300 questions per CPU-second; target 5,000 not reached). The first build
+of a run also pays the lazy imports (the card's ``datasets``: ~0.5 CPU-s).
 """
 from __future__ import annotations
 
@@ -55,10 +60,24 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
+# Earlier figures of the same builds on this machine class (README, Performance), printed
+# beside the new ones: before the throughput work / round 1 / round 2, --jobs 1.
+EARLIER = {
+    "--all --no-images (defaults)": "before 4.8 s; round 1 2.3-2.4 CPU-s (6.4 s wall, load 7); "
+                                    "round 2 1.9-2.25 CPU-s (1.9-3.0 s wall, load 2.5-6)",
+    "--all --no-images --per-type 40": "before 4.9 s; round 1 2.7 CPU-s; round 2 2.3-2.5 CPU-s",
+    "--city tokyo (rendered map)": "before 2.6 s; round 1 2.4-2.5 CPU-s",
+}
+
+
 def both(label: str, paths: list[Path], out: Path, jobs: int, **kwargs) -> None:
     one = run(label, paths, out / "jobs1", 1, **kwargs)
     many = run(label, paths, out / f"jobs{jobs}", jobs, **kwargs)
     print(f"{'':<44} --jobs 1 and --jobs {jobs} bytes identical: {one == many}")
+    if label.startswith("--all --no-images --per-type"):
+        label = "--all --no-images --per-type 40"
+    if label in EARLIER:
+        print(f"{'':<44} earlier: {EARLIER[label]}")
     if one != many:
         raise SystemExit(f"{label}: --jobs 1 and --jobs {jobs} wrote different bytes")
 
