@@ -27,9 +27,9 @@ from typing import Any, Iterator, Mapping
 
 import jsonschema
 
-from mapkit.displaynames import control_problems, name_key
 from mapkit.errors import AnnotationError, GraphError, Problem
 from mapkit.files import atomic_write_text
+from mapkit.names import control_problems, name_key
 
 _TRANSFER_WORDS = ("transfer", "interchange", "换乘")
 
@@ -560,8 +560,8 @@ def _build(data: dict[str, Any], path: Path | None, warnings: tuple[Problem, ...
 
 def find_city(city: str, annotations_dir: str | Path = "annotations") -> Path:
     """Path of ``<annotations_dir>/<city>.json``, with a helpful error when it is missing.
-    ``city`` must be a slug (mapkit.slugs), so it never names a path outside the folder."""
-    from mapkit.slugs import check_city
+    ``city`` must be a slug (mapkit.names), so it never names a path outside the folder."""
+    from mapkit.names import check_city
 
     check_city(city)
     folder = Path(annotations_dir)

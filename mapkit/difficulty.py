@@ -68,7 +68,7 @@ def question_difficulty(record_type: str, measure: float) -> str:
     return _bucket(measure, bounds)
 
 
-# Visual difficulty (mapkit.visual): each measure is divided by its reference and capped
+# Visual difficulty (mapkit.render.visual): each measure is divided by its reference and capped
 # at 1; ``difficulty_visual`` is their mean. References are about the 90th percentile
 # over Tokyo, generated maps at 4000 px and ReasonMap images, so maps spread over [0, 1].
 VISUAL_REFERENCES = {

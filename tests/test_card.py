@@ -6,7 +6,6 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-
 from fakehub import make_dataset_folder
 
 
@@ -117,8 +116,8 @@ def test_load_dataset_reads_the_folder_with_the_card(folder, tmp_path):
 def test_splits_with_different_schemas_are_refused(folder):
     import pyarrow as pa
 
-    from mapkit.publish.card import write_card
     from mapkit.errors import DatasetError
+    from mapkit.publish.card import write_card
 
     path = folder / "data" / "test-00000-of-00001.parquet"
     table = pq.read_table(path)

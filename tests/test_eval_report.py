@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from mapkit.errors import MapkitError
-from mapkit.evaluation.report import format_comparison, format_report, load_predictions, load_report, score_prediction, summarize, write_report
+from mapkit.evaluation.report import (
+    format_comparison,
+    format_report,
+    load_predictions,
+    load_report,
+    score_prediction,
+    summarize,
+    write_report,
+)
 from mapkit.rewards import load_lines
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -194,9 +194,9 @@ def test_point_questions_on_a_supplied_image_rederived_from_xy(xy_city, tmp_path
 
 
 def test_reasonmap_cities_have_no_xy_so_no_grounding(reasonmap_dir, tmp_path, mini_path):
-    from mapkit.render.images import image_size
     from mapkit.importers.reasonmap import import_reasonmap
     from mapkit.questions.grounding import scene_from_xy
+    from mapkit.render.images import image_size
 
     import_reasonmap(reasonmap_dir / "stations", tmp_path / "cities", maps=reasonmap_dir / "maps")
     with_images = [a for a in map(load, sorted((tmp_path / "cities").glob("*.json"))) if a.image_path() and a.image_path().is_file()]

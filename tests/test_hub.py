@@ -5,7 +5,6 @@ import shutil
 import socket
 
 import pytest
-
 from fakehub import FakeHub, make_dataset_folder
 
 TOKEN = "hf_test_SECRET_token_0123456789"

@@ -4,16 +4,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_hub import REPO, fake  # noqa: F401  (the fake Hub fixture)
 
 
 @pytest.fixture
 def annotations(tmp_path):
     """The mini fixture with a map image of its own, so the build copies it (no renderer needed)."""
-    from PIL import Image
-
     from conftest import FIXTURES
+    from PIL import Image
 
     folder = tmp_path / "annotations"
     folder.mkdir()

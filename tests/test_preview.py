@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from mapkit.annotation import load, loads
-from mapkit.render.preview import preview
 from mapkit.render import render_map
+from mapkit.render.preview import preview
 
 
 @pytest.fixture(scope="module")

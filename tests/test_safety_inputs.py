@@ -106,7 +106,7 @@ def test_city_must_be_a_slug_in_every_command(run_cli, tmp_path, monkeypatch, ci
 
 def test_slug_check_is_one_function():
     from mapkit.errors import MapkitError
-    from mapkit.slugs import check_city
+    from mapkit.names import check_city
 
     assert check_city("new_york") == "new_york"
     for city in BAD_CITIES:

@@ -89,8 +89,9 @@ def test_completions_are_cut_after_the_end_token_and_never_hold_image_tokens():
 
 def test_paper_reward_plumbing_and_no_detail(tmp_path_factory):
     """The adapter hands records and the annotation's lines to mapkit.rewards, with the switches."""
-    from mapkit.train.rollout import lines_loader, paper_reward
     from test_train_support import built_mini
+
+    from mapkit.train.rollout import lines_loader, paper_reward
 
     root = built_mini(tmp_path_factory)
     data = load_data(str(root))

@@ -14,7 +14,7 @@ from mapkit.cli import main
 from mapkit.dataset import read_dataset
 from mapkit.difficulty import VISUAL_REFERENCES, visual_difficulty
 from mapkit.publish.card import spearman
-from mapkit.visual import measure_map
+from mapkit.render.visual import measure_map
 
 ROOT = Path(__file__).resolve().parent.parent
 

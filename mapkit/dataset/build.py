@@ -233,8 +233,8 @@ def build_dataset(
 
     ``language`` other than en asks the questions in that language: templates from
     ``templates/<language>/`` and station names from ``names[<language>]``; the folder
-    keeps the localized annotation (``mapkit.language``). ``font`` draws rendered maps.
-    Every record with a map image gets ``difficulty_visual`` (``mapkit.visual``)."""
+    keeps the localized annotation (``mapkit.questions.language``). ``font`` draws rendered maps.
+    Every record with a map image gets ``difficulty_visual`` (``mapkit.render.visual``)."""
     start = time.perf_counter()
     warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     if not annotation_paths:

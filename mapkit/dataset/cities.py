@@ -45,7 +45,7 @@ class CityResult:
     report: GenerationReport | None = None
     unreadable: Counter = field(default_factory=Counter)  # gate reason -> items (dropped unless kept)
     staged: list[Path] = field(default_factory=list)  # rendered PNG and geometry JSON, waiting in a staging folder
-    visual: dict[str, Any] | None = None  # the map's clutter measures (mapkit.visual), when it has an image
+    visual: dict[str, Any] | None = None  # the map's clutter measures (mapkit.render.visual), when it has an image
     localized: bytes | None = None  # --lang: the annotation as the folder keeps it
 
     def map_file(self) -> MapFile | None:
@@ -78,7 +78,7 @@ def _build_city(path: Path, templates_key: Any, seed: int, counts: tuple[dict[st
     if language != "en":  # questions in the map's language: names from names.<language>
         import json
 
-        from mapkit.language import localize
+        from mapkit.questions.language import localize
 
         annotation = localize(annotation, language)
         localized = (json.dumps(annotation.to_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -103,7 +103,7 @@ def _build_city(path: Path, templates_key: Any, seed: int, counts: tuple[dict[st
     staged_png = [p for p in city.staged if p.suffix == ".png"]
     png = staged_png[0] if staged_png else map_file.source if source == "image" and map_file else None
     if png is not None and png.is_file():  # measured here, in the pool, from the map as written
-        from mapkit.visual import measure_map, score_records
+        from mapkit.render.visual import measure_map, score_records
 
         city.visual = score_records(city.records, measure_map(png, annotation))
     return city

@@ -35,7 +35,7 @@ from typing import Any, Iterable
 from mapkit.annotation import Annotation, dump, loads
 from mapkit.errors import AnnotationError, MapkitError, SourceError
 from mapkit.importers.patterns import DEFAULT_MIN_TRIP_SHARE, RouteReport, check_share, select
-from mapkit.slugs import check_city, slug_id
+from mapkit.names import check_city, slug_id
 
 # Basic route types and the extended (Google) ones that mean the same kind of service.
 ROUTE_TYPE_NAMES: dict[str, set[int]] = {

@@ -30,8 +30,8 @@ from typing import Any
 from mapkit.annotation import Annotation, dump, loads
 from mapkit.errors import AnnotationError, MapkitError, Problem, SourceError
 from mapkit.files import sha256_file
+from mapkit.names import slug_id
 from mapkit.render.images import image_size
-from mapkit.slugs import slug_id
 
 TRANSFER_MARKERS = (" (Transfer Station)", "（换乘站）")
 BRANCH_MARKERS = (" (Branch-starting Station)", "（支线起始站）")

@@ -20,8 +20,8 @@ from typing import Any
 
 from mapkit.errors import MapkitError
 from mapkit.files import atomic_write, sha256_file
+from mapkit.names import check_city
 from mapkit.render.images import image_size
-from mapkit.slugs import check_city
 
 TODO = "TODO"
 

@@ -80,7 +80,7 @@ COLUMN_INFO = {
     "reference_routes": "planning: reference routes as sections (route_name, departure/arrival stop, via stops)",
     "program": "JSON of the graph query that produced the answer (provenance); Grounding: the drawn target in pixels",
     "frame": "Grounding: {width, height} of the map image every coordinate refers to; the model sees it resized (rescale with mapkit.frames)",
-    "difficulty_visual": "map clutter where the question points, 0..1 (local edges, label density, line crossings; mapkit.visual)",
+    "difficulty_visual": "map clutter where the question points, 0..1 (local edges, label density, line crossings; mapkit.render.visual)",
 }
 
 CITATIONS = """\
@@ -475,7 +475,7 @@ def _visual_section(stats: CardStats) -> list[str]:
     return ["### Visual difficulty", "",
             "`difficulty_visual` measures how cluttered the map image is where the question points (0 = clean, "
             "1 = very busy): local edge density around the asked stations, label density and line crossings "
-            "(see `mapkit.visual`). Graph-based labels say how hard the question is to reason about; this says "
+            "(see `mapkit.render.visual`). Graph-based labels say how hard the question is to reason about; this says "
             "how hard the picture is to read.", "", _table(["measure", "value"], rows), ""]
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import networkx as nx
 
 from mapkit.difficulty import map_difficulty
-from mapkit.displaynames import name_key  # one rule for "the same name" (NFC, case, spaces)
 from mapkit.errors import MapkitError
 from mapkit.graph import TransitMap
+from mapkit.names import name_key  # one rule for "the same name" (NFC, case, spaces)
 
 SCAN_LIMIT = 20_000  # candidates looked at per type and city, at most (big cities have ~80k pairs)
 _LINE_WORD = re.compile(r"line|线|線|ライン|linie|ligne|linea|línea|linha", re.IGNORECASE)

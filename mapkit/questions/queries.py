@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mapkit.displaynames import name_key
 from mapkit.errors import AmbiguousQueryError, TemplateError, UncertainTopologyError
 from mapkit.graph import Route, TransitMap
+from mapkit.names import name_key
 
 REFERENCE_ROUTES = 3  # planning keeps up to this many fewest-transfer routes as references
 
