@@ -28,7 +28,9 @@ setup-full: $(VENV)/.full-installed
 tokyo: setup-data
 	$(VENV)/bin/mapkit build --city tokyo
 
+# Lint first (pyproject.toml's [tool.ruff] rule set): a style slip fails fast, before the suite.
 test: setup-full
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 clean:

@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mapkit.dataset import build_dataset, resolve_counts
-from mapkit.dataset.cities import default_jobs
-from mapkit.importers.reasonmap import import_reasonmap
+from mapkit.dataset import build_dataset, resolve_counts  # noqa: E402 - after the sys.path line above
+from mapkit.dataset.cities import default_jobs  # noqa: E402
+from mapkit.importers.reasonmap import import_reasonmap  # noqa: E402
 
 
 def run(label: str, paths: list[Path], out: Path, jobs: int, **kwargs) -> dict[str, bytes]:

@@ -36,8 +36,10 @@ def cases(lines, n: int, rng: random.Random) -> dict[str, list[tuple[str, dict]]
         stops = ", ".join(st[a + 1:b][:6])
         out["Counting1"].append((f"{REASONING}Stops: [{stops}]\n\\boxed{{{rng.choice('ABCD')}}}",
                                  {**base, "type": "Counting1", "answer": rng.randrange(4), "station_1": st[a], "station_2": st[b], "line": line}))
-        out["Counting2"].append((f"{REASONING}\\boxed{{{rng.randrange(1, 5)}}}", {**base, "type": "Counting2", "answer": 2, "station_1": st[a], "station_2": None}))
-        out["Counting3"].append((f"{REASONING}\\boxed{{{rng.randrange(5, 25)}}}", {**base, "type": "Counting3", "answer": len(lines), "station_1": None, "station_2": None}))
+        out["Counting2"].append((f"{REASONING}\\boxed{{{rng.randrange(1, 5)}}}",
+                                 {**base, "type": "Counting2", "answer": 2, "station_1": st[a], "station_2": None}))
+        out["Counting3"].append((f"{REASONING}\\boxed{{{rng.randrange(5, 25)}}}",
+                                 {**base, "type": "Counting3", "answer": len(lines), "station_1": None, "station_2": None}))
         transfer = rng.choice(lines[other])
         route = (f"Route Name: {line}\nDeparture Stop: {st[a]}\nArrival Stop: {st[b]}\n--\n"
                  f"Route Name: {other}\nDeparture Stop: {st[b]}\nArrival Stop: {transfer}")

@@ -128,7 +128,7 @@ class Annotation:
         for line in self.lines:
             if line.id == line_id:
                 return line
-        raise GraphError(f"{self.city}: no line with id {line_id!r}; lines are {', '.join(l.id for l in self.lines)}")
+        raise GraphError(f"{self.city}: no line with id {line_id!r}; lines are {', '.join(line.id for line in self.lines)}")
 
     def image_path(self) -> Path | None:
         """Absolute path of the map image, resolved against the annotation's folder."""
@@ -280,7 +280,8 @@ def _parse_json(raw: bytes | str, source: str) -> Any:
     try:
         return json.loads(raw, object_pairs_hook=no_duplicate_keys)
     except _DuplicateKey as e:
-        raise AnnotationError(Problem(source, "", f"key {e.key!r} appears twice in one object", "JSON keeps only one of them: merge or rename the entries")) from None
+        raise AnnotationError(Problem(source, "", f"key {e.key!r} appears twice in one object", "JSON keeps only one of them: merge or rename the "
+                                                                                                "entries")) from None
     except json.JSONDecodeError as e:
         raise AnnotationError(Problem(source, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}", "fix the syntax there")) from None
     except RecursionError:
@@ -320,7 +321,8 @@ def _json_path(parts: Iterator[Any] | Any) -> str:
 
 def _schema_problems(data: Any, source: str) -> list[Problem]:
     if not isinstance(data, dict):
-        return [Problem(source, "(top level)", f"expected a JSON object, found {type(data).__name__}", "an annotation is an object with city, stations and lines")]
+        return [Problem(source, "(top level)", f"expected a JSON object, found {type(data).__name__}", "an annotation is an object with city, stations "
+                                                                                                       "and lines")]
     fast = _fast_is_valid()
     if fast is not None and fast(data):
         return []
@@ -432,11 +434,13 @@ def _semantic_problems(data: dict[str, Any], source: str, path: Path | None) -> 
             if line_id not in line_ids:
                 yield err(f"{where}.codes.{line_id}", f"code given for unknown line {line_id!r}", f"use a line id: {', '.join(sorted(line_ids))}")
             elif line_id not in served[sid]:
-                yield err(f"{where}.codes.{line_id}", f"station has a code on line {line_id!r} but is not on that line", "add it to the line's segments or drop the code")
+                yield err(f"{where}.codes.{line_id}", f"station has a code on line {line_id!r} but is not on that line", "add it to the line's "
+                                                                                                                         "segments or drop the code")
         if image and "xy" in st:
             x, y = st["xy"]
             if not (0 <= x < image["width"] and 0 <= y < image["height"]):
-                yield err(f"{where}.xy", f"[{x}, {y}] lies outside the {image['width']}x{image['height']} image", "re-measure the pixel position on the map image")
+                yield err(f"{where}.xy", f"[{x}, {y}] lies outside the {image['width']}x{image['height']} image", "re-measure the pixel position on "
+                                                                                                                  "the map image")
         if "lonlat" in st and not all(math.isfinite(v) for v in st["lonlat"]):
             yield err(f"{where}.lonlat", "coordinates must be finite numbers", "write [longitude, latitude] in degrees")
         if not served[sid]:

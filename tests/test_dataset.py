@@ -79,7 +79,8 @@ def test_split_keeps_same_pair_and_same_text_together():
     # two Counting1 questions about the same pair on different lines, and a text shared across cities
     a, b = [r for r in records if r["type"] == "TorF2"][:2]
     b["station_1"] = a["station_1"]
-    c, d = [r for r in records if r["type"] == "Counting2" and r["city"] == "mini0"][0], [r for r in records if r["type"] == "Counting2" and r["city"] == "mini1"][0]
+    c = [r for r in records if r["type"] == "Counting2" and r["city"] == "mini0"][0]
+    d = [r for r in records if r["type"] == "Counting2" and r["city"] == "mini1"][0]
     d["question"] = c["question"]
     for seed in range(5):
         assign_splits(records, seed=seed, test_fraction=0.5)

@@ -106,7 +106,8 @@ def test_the_cli_and_config_do_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, mapkit.cli, mapkit.train; mapkit.train.GRPOConfig(model='tiny'); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    code = ("import sys, mapkit.cli, mapkit.train; mapkit.train.GRPOConfig(model='tiny'); "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

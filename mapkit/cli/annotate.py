@@ -16,7 +16,8 @@ app.add_typer(import_app, name="import")
 
 @app.command()
 def validate(
-    paths: List[Path] = typer.Argument(..., metavar="PATH", help="Annotation files (or folders of them), or dataset folders (OUT of `mapkit build`), to check."),
+    paths: List[Path] = typer.Argument(..., metavar="PATH", help="Annotation files (or folders of them), or dataset folders (OUT of `mapkit build`), "
+                                                                 "to check."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only, no warnings or summary."),
 ) -> None:
     """Check annotation files against the schema and the semantic rules, and dataset folders

@@ -16,15 +16,21 @@ def build(
     annotations: Path = typer.Option(Path("annotations"), "--annotations", help="Folder of native annotations."),
     out_dir: Path | None = typer.Option(None, "--out", help="Dataset folder to write [default: out/CITY, or out/all with --all]."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random choice: the same inputs and seed give the same files."),
-    per_type: int | None = typer.Option(None, "--per-type", min=1, help="Questions per type and city instead of the ReasonMap-Plus defaults (Counting3 stays one per map)."),
-    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning; Grounding1-3 or Grounding (perception questions in pixels, only when named)."),
+    per_type: int | None = typer.Option(None, "--per-type", min=1, help="Questions per type and city instead of the ReasonMap-Plus defaults (Counting3 "
+                                                                        "stays one per map)."),
+    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, "
+                                                                 "Counting3, planning; Grounding1-3 or Grounding (perception questions in pixels, only "
+                                                                 "when named)."),
     split_by: str = typer.Option("question", "--split-by", help="question: stratified 80/20 by type and difficulty; city: hold out whole cities."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", min=0.0, max=0.95, help="Share of questions (or cities) in the test split."),
-    skip_missing_images: bool = typer.Option(False, "--skip-missing-images", help="Leave out, with a warning, cities with neither a map image nor coordinates."),
+    skip_missing_images: bool = typer.Option(False, "--skip-missing-images", help="Leave out, with a warning, cities with neither a map image nor "
+                                                                                  "coordinates."),
     no_images: bool = typer.Option(False, "--no-images", help="Text-only dataset (ReasonMap's text-only baseline): no maps, empty `figure`."),
     templates: Path | None = typer.Option(None, "--templates", help="Template folder [default: $MAPKIT_TEMPLATES or templates/]."),
-    keep_unreadable: bool = typer.Option(False, "--keep-unreadable", help="Keep questions naming a station or line that cannot be read off the map image (counted, not dropped)."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Processes that load, generate and render cities [default: every core]; the output does not depend on it."),
+    keep_unreadable: bool = typer.Option(False, "--keep-unreadable", help="Keep questions naming a station or line that cannot be read off the map "
+                                                                          "image (counted, not dropped)."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Processes that load, generate and render cities [default: every core]; the "
+                                                                      "output does not depend on it."),
     images_root: Path | None = typer.Option(None, "--images-root",
                                             help="Folder that may hold map images besides the annotation's own folder."),
     generated: int | None = typer.Option(None, "--generated", min=1, metavar="N",

@@ -14,29 +14,44 @@ from mapkit.cli._app import app, err, out, require_train_extra
 
 @app.command("eval")
 def evaluate(
-    model: str | None = typer.Option(None, "--model", metavar="tiny|PATH", help="`tiny`, a local model folder, a RUN/checkpoint-N folder from `mapkit train`, or a RUN folder (its latest checkpoint)."),
-    data: str | None = typer.Option(None, "--data", metavar="OUT|REPO_ID[@REV]", help="Dataset folder written by `mapkit build`, or a Hub dataset REPO_ID[@REVISION] (local cache)."),
+    model: str | None = typer.Option(None, "--model", metavar="tiny|PATH", help="`tiny`, a local model folder, a RUN/checkpoint-N folder from `mapkit "
+                                                                                "train`, or a RUN folder (its latest checkpoint)."),
+    data: str | None = typer.Option(None, "--data", metavar="OUT|REPO_ID[@REV]", help="Dataset folder written by `mapkit build`, or a Hub dataset "
+                                                                                      "REPO_ID[@REVISION] (local cache)."),
     split: str = typer.Option("test", "--split", help="Split to evaluate."),
-    out_file: Path | None = typer.Option(None, "--out", metavar="FILE.json", help="Write the report here and the per-record predictions beside it (FILE.predictions.jsonl)."),
+    out_file: Path | None = typer.Option(None, "--out", metavar="FILE.json", help="Write the report here and the per-record predictions beside it "
+                                                                                  "(FILE.predictions.jsonl)."),
     limit: int | None = typer.Option(None, "--limit", help="Evaluate a seeded random subset of N records (in file order)."),
-    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, Counting3, planning, Grounding1-3 or Grounding."),
+    types: list[str] | None = typer.Option(None, "--types", help="Only these types (repeat or comma-separate): TorF1, TorF2, Counting1, Counting2, "
+                                                                 "Counting3, planning, Grounding1-3 or Grounding."),
     text_only: bool = typer.Option(False, "--text-only", help="Ask without the map image (ReasonMap's text-only baseline)."),
     temperature: float = typer.Option(0.0, "--temperature", help="0: greedy decoding; above 0: sampling at this temperature."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold (with --temperature > 0)."),
-    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Longest answer in tokens [default: the checkpoint's training value; 2048, or 64 for tiny]."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Longest answer in tokens [default: the checkpoint's training value; "
+                                                                             "2048, or 64 for tiny]."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Prompts generated together (left-padded) [default: 8, 16 for tiny]."),
     min_pixels: int | None = typer.Option(None, "--min-pixels", help="Smallest map size in pixels [default: as in training]."),
     max_pixels: int | None = typer.Option(None, "--max-pixels", help="Pixel budget of the map [default: as in training; 28*28*16384, or 112*112 for tiny]."),
-    max_prompt_length: int | None = typer.Option(None, "--max-prompt-length", help="Longer prompts are not asked and count as wrong [default: as in training]."),
+    max_prompt_length: int | None = typer.Option(None, "--max-prompt-length", help="Longer prompts are not asked and count as wrong [default: as in "
+                                                                                   "training]."),
     seed: int = typer.Option(0, "--seed", help="Seed of --limit's subset and of sampling."),
-    reward_mode: str = typer.Option("default", "--reward-mode", help="mapkit.rewards mode that decides correctness: default (quirks fixed) or paper (as released: long-form answers are never correct)."),
+    reward_mode: str = typer.Option("default", "--reward-mode", help="mapkit.rewards mode that decides correctness: default (quirks fixed) or paper "
+                                                                     "(as released: long-form answers are never correct)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
-    compare: tuple[Path, Path] | None = typer.Option(None, "--compare", metavar="A.json B.json", help="Print two reports side by side with B - A; runs no model."),
-    predictions: Path | None = typer.Option(None, "--predictions", metavar="PRED.jsonl", help="Score saved completions (one {\"id\": ..., \"completion\": ...} per line) instead of running a model; needs no torch."),
-    scorer: str = typer.Option("mapkit", "--scorer", metavar="mapkit|reasonmap|reasonmap-plus", help="mapkit: the papers' written rules (mapkit.rewards, --reward-mode); reasonmap / reasonmap-plus: the released ReasonMap main.py (planning) and main_plus.py (TorF, Counting) scripts, quirks included."),
-    answer_after: str | None = typer.Option(None, "--answer-after", metavar="TEXT", help="Grade the text after the last occurrence of TEXT [default: after the last </think> or ◁/think▷, when present]."),
+    compare: tuple[Path, Path] | None = typer.Option(None, "--compare", metavar="A.json B.json", help="Print two reports side by side with B - A; runs "
+                                                                                                      "no model."),
+    predictions: Path | None = typer.Option(None, "--predictions", metavar="PRED.jsonl", help="Score saved completions (one {\"id\": ..., "
+                                                                                              "\"completion\": ...} per line) instead of running a "
+                                                                                              "model; needs no torch."),
+    scorer: str = typer.Option("mapkit", "--scorer", metavar="mapkit|reasonmap|reasonmap-plus", help="mapkit: the papers' written rules "
+                                                                                                     "(mapkit.rewards, --reward-mode); reasonmap / "
+                                                                                                     "reasonmap-plus: the released ReasonMap main.py "
+                                                                                                     "(planning) and main_plus.py (TorF, Counting) "
+                                                                                                     "scripts, quirks included."),
+    answer_after: str | None = typer.Option(None, "--answer-after", metavar="TEXT", help="Grade the text after the last occurrence of TEXT [default: "
+                                                                                         "after the last </think> or ◁/think▷, when present]."),
     full_text: bool = typer.Option(False, "--full-text", help="Grade the whole completion, reasoning trace included."),
 ) -> None:
     """Evaluate a model on a dataset split with the training prompts and reward parser.

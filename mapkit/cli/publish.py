@@ -58,7 +58,8 @@ def push(
 @app.command()
 def export(
     folder: Path = typer.Argument(..., metavar="OUT", help="Dataset folder written by `mapkit build`."),
-    fmt: str = typer.Option(..., "--format", help="sharegpt (LLaMA-Factory), jsonl (plain records) or reasonmap (planning pairs in the released ReasonMap layout)."),
+    fmt: str = typer.Option(..., "--format", help="sharegpt (LLaMA-Factory), jsonl (plain records) or reasonmap (planning pairs in the released "
+                                                  "ReasonMap layout)."),
     out_file: Path = typer.Option(..., "--out", help="File to write (FILE.json for sharegpt, FILE.jsonl for jsonl; a folder for reasonmap)."),
     splits: List[str] = typer.Option(["train"], "--split", help="Split(s) to export; repeat the option, or 'all'."),
     include_planning: bool = typer.Option(False, "--include-planning", help="Also export route-planning questions."),
@@ -66,7 +67,9 @@ def export(
                                          help="Write image paths relative to the output file's folder (LLaMA-Factory's dataset_dir) instead of absolute."),
     name: Optional[str] = typer.Option(None, "--name", help="Dataset name in the dataset_info.json entry (default: the file stem)."),
     boxed: bool = typer.Option(False, "--boxed", help="Targets as \\boxed{answer}, as the prompts ask, instead of the bare answer."),
-    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", min=784, help="Grounding rows: the trainer's image pixel budget; their coordinates are rescaled to the image the model sees (needed when the folder has Grounding rows)."),
+    max_pixels: Optional[int] = typer.Option(None, "--max-pixels", min=784, help="Grounding rows: the trainer's image pixel budget; their coordinates "
+                                                                                 "are rescaled to the image the model sees (needed when the folder has "
+                                                                                 "Grounding rows)."),
     min_pixels: Optional[int] = typer.Option(None, "--min-pixels", min=1, help="Grounding rows: the trainer's smallest image size in pixels [default: 56*56]."),
 ) -> None:
     """Write supervised fine-tuning data: LLaMA-Factory sharegpt (RewardMap's SFT baseline) or jsonl.

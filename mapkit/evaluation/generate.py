@@ -227,7 +227,10 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
     records = select_records(data.records, cfg)
     rewards.check_records(records)  # a record that cannot be scored fails before the model loads
     load_lines = lines_loader()
-    lines_for = lambda record: load_lines(data.root / record["annotation"]) if record.get("annotation") else None
+
+    def lines_for(record):
+        return load_lines(data.root / record["annotation"]) if record.get("annotation") else None
+
     for record in records:  # unreadable annotations fail now too, not after the generation
         if record["type"] in ("planning", "Counting1"):
             lines_for(record)

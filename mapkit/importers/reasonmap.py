@@ -111,7 +111,7 @@ def convert(data: Any, *, city: str, country: str, source: str = "<reasonmap>", 
             names, parsed = names[:-1], parsed[:-1]
             warnings.append(f"{where}: first station repeated at the end, imported as a loop")
         ids: list[str] = []
-        for pos, (name, transfer, _) in enumerate(parsed):
+        for name, transfer, _ in parsed:
             sid = id_of_name.get(name)
             if sid is None or sid in ids:
                 if sid is not None:

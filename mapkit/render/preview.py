@@ -130,7 +130,8 @@ def preview(annotation: Annotation, image_path: str | Path, *, max_side: int | N
     outside = [sid for sid, (x, y) in xy.items() if not (0 <= x < img_w and 0 <= y < img_h)]
     for sid in outside:
         x, y = xy[sid]
-        problems.append(PreviewProblem("outside", (sid,), f"#{numbers[sid]} {annotation.stations[sid].name}: xy [{x:.0f}, {y:.0f}] lies outside the {img_w}x{img_h} image"))
+        problems.append(PreviewProblem("outside", (sid,), f"#{numbers[sid]} {annotation.stations[sid].name}: xy [{x:.0f}, {y:.0f}] lies outside the "
+                                                          f"{img_w}x{img_h} image"))
     edges: list[tuple[str, str, str]] = []
     for line in annotation.lines:
         seen = set()

@@ -59,7 +59,7 @@ def check_record(record: Mapping[str, Any]) -> None:
     >>> check_record({"id": "q1", "type": "TorF1", "answer": 1})
     Traceback (most recent call last):
     ...
-    mapkit.errors.RewardError: record q1: missing field(s) station_1, station_2, difficulty_city, question_transfer_count (a reward record needs type, answer, station_1, station_2, difficulty_city, question_transfer_count)
+    mapkit.errors.RewardError: record q1: missing field(s) station_1, station_2, difficulty_city, question_transfer_count (a reward record needs ...)
     """
     if not isinstance(record, Mapping):
         raise RewardError(f"a reward record must be a mapping of columns, not {type(record).__name__}")
@@ -99,7 +99,7 @@ def check_records(records: Iterable[Mapping[str, Any]], *, limit: int = 20) -> i
     """Validate every record before training; raise one RewardError listing the
     problems (the first ``limit`` of them) or return how many records were checked."""
     problems, count = [], 0
-    for count, record in enumerate(records, start=1):
+    for count, record in enumerate(records, start=1):  # noqa: B007 - count is returned after the loop
         try:
             check_record(record)
         except RewardError as e:

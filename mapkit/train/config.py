@@ -67,21 +67,25 @@ class GRPOConfig:
     seed: int = _f(0, "Seed for stage shuffling, sampling and model init (tiny).")
     resume: bool = _f(False, "Continue from the latest checkpoint in --out.")
     # --- curriculum ---
-    stages: str = _f("all", "Stages to run: `all`, 1-based numbers (`1,2`), stage names (`torf,planning`) or record types (`TorF1`); `perception` puts the Grounding stage first (`perception,1,2,3,4`).")
-    curriculum: str = _f("rewardmap", "Stage order: rewardmap (released), coarse (Plus then planning), fine (one type per stage), shuffled (SFT->RL-style baseline), perception (Grounding, then rewardmap), map (easy -> middle -> hard maps).")
+    stages: str = _f("all", "Stages to run: `all`, 1-based numbers (`1,2`), stage names (`torf,planning`) or record types (`TorF1`); `perception` puts "
+                            "the Grounding stage first (`perception,1,2,3,4`).")
+    curriculum: str = _f("rewardmap", "Stage order: rewardmap (released), coarse (Plus then planning), fine (one type per stage), shuffled "
+                                      "(SFT->RL-style baseline), perception (Grounding, then rewardmap), map (easy -> middle -> hard maps).")
     stage_steps: int | None = _f(None, "Cap on steps per stage for scaled-down runs; 0 = no cap (default 0; 3 with --model tiny).")
     max_steps: int | None = _f(None, "Stop after this many steps in total (default: one pass over the selected stages).")
     # --- batch and rollout ---
     prompts_per_step: int | None = _f(None, "Prompts per optimizer step (paper 16; 4 with --model tiny).")
     num_generations: int = _f(4, "Sampled completions per prompt (the GRPO group).")
-    micro_batch_size: int | None = _f(None, "Sequences per forward/backward pass, dividing the step's prompts x generations; gradients accumulate over the step (default 4; 16 with --model tiny).")
+    micro_batch_size: int | None = _f(None, "Sequences per forward/backward pass, dividing the step's prompts x generations; gradients accumulate over "
+                                            "the step (default 4; 16 with --model tiny).")
     max_new_tokens: int | None = _f(None, "Longest completion in tokens (paper 2048; 64 with --model tiny).")
     max_prompt_length: int | None = _f(None, "Longest prompt in tokens after image expansion; longer prompts are skipped, never truncated (paper 20000).")
     max_pixels: int | None = _f(None, "Pixel budget a map is resized to before the processor (default 28*28*16384; 112*112 with --model tiny).")
     min_pixels: int | None = _f(None, "Smallest pixel count a map is resized up to (default 56*56).")
     temperature: float = _f(1.0, "Sampling temperature of the rollouts (also divides the logits in the loss).")
     top_p: float = _f(1.0, "Nucleus sampling threshold of the rollouts.")
-    generation_backend: str = _f("hf", "Rollout generation: hf (transformers generate) or vllm (a vLLM engine colocated on each GPU, weights synced after every update; needs the vllm package and CUDA).")
+    generation_backend: str = _f("hf", "Rollout generation: hf (transformers generate) or vllm (a vLLM engine colocated on each GPU, weights synced "
+                                       "after every update; needs the vllm package and CUDA).")
     vllm_gpu_memory_utilization: float = _f(0.3, "Share of each GPU's memory the colocated vLLM engine may take (--generation-backend vllm).")
     # --- objective ---
     lr: float | None = _f(None, "AdamW learning rate (paper 1e-6; 5e-4 with --model tiny).")
@@ -95,15 +99,21 @@ class GRPOConfig:
     kl_clamp: float = _f(10.0, "Clamp of the per-token k3 KL, as in the released code.")
     entropy_coef: float = _f(1e-3, "Entropy bonus coefficient.")
     scale_rewards: str = _f("group", "Advantage scaling: group ((r - mean) / (group std + eps)), batch (batch std), none (r - mean).")
-    skip_zero_std: bool = _f(False, "Drop groups whose rewards are all equal (zero std, so all advantages 0) from the loss and its average, as TRL and DAPO do.")
-    loss_agg: str = _f("seq-mean-token-mean", "How a step's token losses add up: seq-mean-token-mean (each sequence's token mean, then the mean over sequences: the release's, whose micro-batch of 1 makes its per-micro-batch token mean exactly this) or token-mean (every token of the step weighs the same, as DAPO).")
+    skip_zero_std: bool = _f(False, "Drop groups whose rewards are all equal (zero std, so all advantages 0) from the loss and its average, as TRL and "
+                                    "DAPO do.")
+    loss_agg: str = _f("seq-mean-token-mean", "How a step's token losses add up: seq-mean-token-mean (each sequence's token mean, then the mean over "
+                                              "sequences: the release's, whose micro-batch of 1 makes its per-micro-batch token mean exactly this) or "
+                                              "token-mean (every token of the step weighs the same, as DAPO).")
     # --- reward ---
-    reward_mode: str | None = _f(None, "Reward formula of mapkit.rewards: paper (as released; the default) or default (quirks fixed, plus a format term; the default with --model tiny).")
+    reward_mode: str | None = _f(None, "Reward formula of mapkit.rewards: paper (as released; the default) or default (quirks fixed, plus a format "
+                                       "term; the default with --model tiny).")
     weighting: str = _f("difficulty_aware", "Reward weight: difficulty_aware (map and transfer difficulty) or baseline (1).")
     detail: bool = _f(True, "Add the partial-credit detail term (--no-detail switches it off).")
     answer_after: str | None = _f(None, "Reward only the text after the last occurrence of this marker (e.g. '</think>' for reasoning models); off by default.")
     # --- model ---
-    dtype: str = _f("auto", "Precision: auto (bf16-mixed on GPU, float32 on CPU), bf16-mixed (float32 master weights and optimizer, bfloat16 compute under autocast: the release's), bfloat16 or float16 (pure half-precision weights: half the memory, but small updates round away; warns), float32.")
+    dtype: str = _f("auto", "Precision: auto (bf16-mixed on GPU, float32 on CPU), bf16-mixed (float32 master weights and optimizer, bfloat16 compute "
+                            "under autocast: the release's), bfloat16 or float16 (pure half-precision weights: half the memory, but small updates "
+                            "round away; warns), float32.")
     gradient_checkpointing: bool | None = _f(None, "Recompute activations in backward to save memory (default on; off for tiny).")
     lora: bool = _f(False, "Train LoRA adapters on the language model instead of all weights.")
     lora_r: int = _f(64, "LoRA rank.")
@@ -111,7 +121,8 @@ class GRPOConfig:
     lora_dropout: float = _f(0.05, "LoRA dropout.")
     lora_targets: str = _f("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "Comma-separated language-model module names that get adapters.")
     freeze_vision: bool = _f(False, "Keep the vision tower frozen.")
-    tiny_warmup_steps: int | None = _f(None, "--model tiny only: supervised warm-up steps on random answers in the dataset's answer formats before RL, so the smoke model earns reward (default 160; 0 skips it). See mapkit/train/warmup.py.")
+    tiny_warmup_steps: int | None = _f(None, "--model tiny only: supervised warm-up steps on random answers in the dataset's answer formats before RL, "
+                                             "so the smoke model earns reward (default 160; 0 skips it). See mapkit/train/warmup.py.")
     # --- logging and checkpoints ---
     save_every: int | None = _f(None, "Write a checkpoint every N steps (0: only at the end; default 100).")
     save_limit: int = _f(0, "Keep only the newest N checkpoints (0 keeps all).")

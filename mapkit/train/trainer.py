@@ -75,7 +75,10 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         reward_fn = paper_reward(cfg.reward_mode, cfg.weighting, cfg.detail, cfg.answer_after)
     if lines_for is None:
         load_lines = lines_loader()
-        lines_for = lambda record: load_lines(data.root / record["annotation"])
+
+        def lines_for(record):
+            return load_lines(data.root / record["annotation"])
+
     _seed_everything(cfg.seed)
     def warm(model, processor) -> None:  # the tiny model learns the answer formats first (warmup.py)
         warm_up(model, processor, data.records, data.root, cfg, cfg.tiny_warmup_steps, dist.device)
