@@ -50,6 +50,19 @@ def run_cli(capsys):
     return run
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _torch_on_one_thread():
+    """The tiny model gains nothing from intra-op threads, and on a shared 2-core machine
+    (CI, parallel runs) spinning OpenMP workers multiply its wall time. Only when a test
+    module already imported torch: data-only runs never pay for importing it."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    yield
+
+
 def pytest_collection_modifyitems(config, items):
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_support import built_mini
+from train_support import built_mini
 
 from mapkit.train.distributed import even_out, global_advantages
 from mapkit.train.grpo import group_advantages
@@ -147,7 +147,7 @@ def test_generation_backend_is_validated():
 def test_vllm_backend_trains_the_tiny_model(tmp_path, dataset):
     """Colocated vLLM rollouts on a GPU: two steps, weights synced after each update."""
     pytest.importorskip("vllm")
-    from test_train_support import no_lines, tiny_config, toy_reward
+    from train_support import no_lines, tiny_config, toy_reward
 
     from mapkit.train.trainer import train
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_support import built_mini, no_lines, tiny_config, toy_reward
+from train_support import built_mini, no_lines, tiny_config, toy_reward
 
 from mapkit.evaluation import generate as ev
 from mapkit.evaluation.generate import EvalConfig, evaluate
@@ -25,7 +25,7 @@ def dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def test_records(dataset) -> list[dict]:
+def eval_records(dataset) -> list[dict]:
     import pyarrow.parquet as pq
 
     return pq.read_table(dataset / "data" / "test-00000-of-00001.parquet").to_pylist()
@@ -39,25 +39,25 @@ def checkpoint(tmp_path_factory, dataset) -> Path:
     return train(cfg, reward_fn=toy_reward, lines_for=no_lines).last_checkpoint
 
 
-def test_cli_eval_of_a_trained_checkpoint(tmp_path, dataset, checkpoint, test_records, run_cli):
+def test_cli_eval_of_a_trained_checkpoint(tmp_path, dataset, checkpoint, eval_records, run_cli):
     out = tmp_path / "eval.json"
     code, stdout, stderr = run_cli("eval", "--model", checkpoint, "--data", dataset, "--out", out, "--no-progress")
     assert code == 0, stderr
     report = load_report(out)
     assert REPORT_KEYS <= set(report)
-    assert report["n"] == len(test_records) and report["split"] == "test" and report["model"] == str(checkpoint)
+    assert report["n"] == len(eval_records) and report["split"] == "test" and report["model"] == str(checkpoint)
     # the checkpoint's training settings are the evaluation's defaults: same prompts, same pixel budget
     gen = report["generation"]
     assert (gen["max_new_tokens"], gen["max_pixels"], gen["greedy"]) == (8, 56 * 56, True) and report["smoke"] is True
     predictions = load_predictions(out)
-    assert sorted(p["id"] for p in predictions) == sorted(r["id"] for r in test_records)
+    assert sorted(p["id"] for p in predictions) == sorted(r["id"] for r in eval_records)
     assert all(0 < p["completion_tokens"] <= 8 and isinstance(p["completion"], str) for p in predictions)
     assert all(p["map_score_max"] in (20.0, 40.0) for p in predictions if p["type"] == "planning")
     # the report's numbers are summarize() over the predictions written beside it
     again = summarize(predictions)
     for key in ("n", "accuracy", "weighted_accuracy", "by_type", "by_difficulty", "by_city", "planning"):
         assert report[key] == again[key], key
-    assert set(report["by_type"]) == {r["type"] for r in test_records}
+    assert set(report["by_type"]) == {r["type"] for r in eval_records}
     assert "ReasonMap-Plus (accuracy %)" in stdout and "ReasonMap planning" in stdout and "SMOKE MODEL" in stdout
 
     # a run folder means its latest checkpoint; --compare puts the two reports side by side
@@ -72,7 +72,7 @@ def test_cli_eval_of_a_trained_checkpoint(tmp_path, dataset, checkpoint, test_re
     assert all(shorter[i] < full[i] for i in shorter)  # no image tokens in a text-only prompt
     code, stdout, stderr = run_cli("eval", "--compare", out, out2)
     assert code == 0, stderr
-    assert f"note: n differs: A {len(test_records)}, B 5" in stdout
+    assert f"note: n differs: A {len(eval_records)}, B 5" in stdout
     assert "note: generation.text_only differs: A False, B True" in stdout
     assert any(line.split()[:1] == ["TorF1"] for line in stdout.splitlines())
 
@@ -105,23 +105,23 @@ def canned(records: list[dict]):
     return fake
 
 
-def test_scores_through_the_real_pipeline(monkeypatch, dataset, test_records):
-    monkeypatch.setattr(ev, "generate", canned(test_records))
+def test_scores_through_the_real_pipeline(monkeypatch, dataset, eval_records):
+    monkeypatch.setattr(ev, "generate", canned(eval_records))
     result = evaluate(EvalConfig(model="tiny", data=str(dataset), progress=False, batch_size=5))
     r = result.report
-    count = {t: sum(x["type"] == t for x in test_records) for t in TYPES}
+    count = {t: sum(x["type"] == t for x in eval_records) for t in TYPES}
     assert r["by_type"]["TorF1"]["accuracy"] == 100.0 and r["by_type"]["planning"]["accuracy"] == 100.0
     assert r["by_type"]["TorF2"]["correct"] == r["by_type"]["Counting1"]["correct"] == r["by_type"]["Counting2"]["correct"] == 0
     right = count["TorF1"] + count["planning"]
-    assert r["accuracy"] == round(100 * right / len(test_records), 2)
-    plus = len(test_records) - count["planning"]
+    assert r["accuracy"] == round(100 * right / len(eval_records), 2)
+    plus = len(eval_records) - count["planning"]
     assert r["weighted_accuracy"] == round(100 * count["TorF1"] / plus, 2)  # the mini map is easy: every weight is 1.0
     p = r["planning"]
     assert p["accuracy_short"] == p["accuracy_long"] == 100.0
     # the gold route is reference route 1: short min(10, 1 + 4k) + 10; long min(20, 1 + 4k + via credit) + 20
     for pred in result.predictions:
         if pred["type"] == "planning":
-            rec = next(x for x in test_records if x["id"] == pred["id"])
+            rec = next(x for x in eval_records if x["id"] == pred["id"])
             k = len(rec["reference_routes"][0])
             if pred["route_form"] == "short":
                 assert pred["map_score"] == min(10, 1 + 4 * k) + 10

@@ -115,11 +115,11 @@ def test_make_test_shows_install_progress():
 # -- --resume of a finished run ----------------------------------------------------------------
 @pytest.mark.train
 def test_resume_of_a_finished_run_says_so(tmp_path, tmp_path_factory, run_cli, monkeypatch):
-    from test_train_support import built_mini, no_lines, toy_reward
+    from train_support import built_mini, no_lines, toy_reward
 
     from mapkit.train import trainer
 
-    monkeypatch.setattr(trainer, "paper_reward", lambda *a, **k: toy_reward)
+    monkeypatch.setattr(trainer, "make_reward", lambda *a, **k: toy_reward)
     monkeypatch.setattr(trainer, "lines_loader", lambda: no_lines)
     data = built_mini(tmp_path_factory)
     run = tmp_path / "run"

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-import test_train_support  # noqa: F401  (HF offline, one torch thread for the tiny model)
 import torch
+import train_support  # noqa: F401  (HF offline, one torch thread for the tiny model)
 from PIL import Image
 
 from mapkit.train.config import GRPOConfig
@@ -139,7 +139,7 @@ def test_warmup_teaches_formats_with_random_values_never_the_answer(tmp_path):
 
 
 def test_warmup_moves_the_tiny_model_deterministically_and_leaves_global_rng_alone(tmp_path):
-    from test_train_support import write_dataset
+    from train_support import write_dataset
 
     from mapkit.train.rollout import load_data
     from mapkit.train.warmup import warm_up

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_train_support import built_mini, no_lines, toy_reward
+from train_support import built_mini, no_lines, toy_reward
 
 PARQUET = "data/train-00000-of-00001.parquet"
 
@@ -95,7 +95,7 @@ def test_missing_or_garbled_manifest_is_refused(built, tmp_path, run_cli, comman
 def test_resume_drops_a_torn_last_log_line_and_says_so(built, tmp_path, run_cli, monkeypatch, log):
     from mapkit.train import trainer
 
-    monkeypatch.setattr(trainer, "paper_reward", lambda *a, **k: toy_reward)
+    monkeypatch.setattr(trainer, "make_reward", lambda *a, **k: toy_reward)
     monkeypatch.setattr(trainer, "lines_loader", lambda: no_lines)
     out = tmp_path / "run"
     args = ["train", "--data", built, "--model", "tiny", "--out", out, "--prompts-per-step", 2, "--num-generations", 2,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from test_scoring_predictions import reasonmap_standin, write_jsonl
-from test_train_support import built_mini
+from train_support import built_mini
 
 from mapkit.evaluation import generate as ev
 from mapkit.evaluation.generate import EvalConfig, evaluate
@@ -109,14 +109,14 @@ def test_training_reads_the_released_layouts(tmp_path, monkeypatch):
 
 def test_reward_answer_after_is_off_by_default(tmp_path, dataset):
     from mapkit.train.config import GRPOConfig
-    from mapkit.train.rollout import paper_reward
+    from mapkit.train.rollout import make_reward
 
     record = {"id": "q", "type": "TorF1", "answer": 1, "station_1": "A", "station_2": "B", "difficulty_city": "easy",
               "question_transfer_count": 0}
     text = "<think>\\boxed{no}</think>\\boxed{yes}"
-    assert paper_reward("paper")(text, record, None)["correct"] == 10  # the released reward: the last box
-    assert paper_reward("default")(text, record, None)["correct"] == 0  # two boxes: a hedge
-    assert paper_reward("default", answer_after="</think>")(text, record, None)["correct"] == 10
+    assert make_reward("paper")(text, record, None)["correct"] == 10  # the released reward: the last box
+    assert make_reward("default")(text, record, None)["correct"] == 0  # two boxes: a hedge
+    assert make_reward("default", answer_after="</think>")(text, record, None)["correct"] == 10
     cfg = GRPOConfig(data=str(dataset), model="tiny", out=str(tmp_path / "run"), answer_after="</think>")
     assert cfg.answer_after == "</think>" and GRPOConfig(data=str(dataset), model="tiny", out=str(tmp_path / "r2")).answer_after is None
     assert json.loads(json.dumps(cfg.__dict__))["answer_after"] == "</think>"

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_train_support import built_mini, no_lines, toy_reward
+from train_support import built_mini, no_lines, toy_reward
 
 from mapkit.train import trainer
 
@@ -19,7 +19,7 @@ def dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def toy_rewards(monkeypatch):
-    monkeypatch.setattr(trainer, "paper_reward", lambda *a, **k: toy_reward)
+    monkeypatch.setattr(trainer, "make_reward", lambda *a, **k: toy_reward)
     monkeypatch.setattr(trainer, "lines_loader", lambda: no_lines)
 
 

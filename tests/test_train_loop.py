@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_support import built_mini, no_lines, record_types, tiny_config, toy_reward, write_dataset, write_manifest
+from train_support import built_mini, no_lines, record_types, tiny_config, toy_reward, write_dataset, write_manifest
 
 from mapkit.errors import ConfigError
 from mapkit.train import checkpoint as ckpt

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 import torch
-from test_train_support import no_lines, toy_reward, write_dataset
+from train_support import no_lines, toy_reward, write_dataset
 
 from mapkit.errors import ConfigError, DatasetError
 from mapkit.train.config import GRPOConfig
@@ -89,23 +89,23 @@ def test_completions_are_cut_after_the_end_token_and_never_hold_image_tokens():
 
 def test_paper_reward_plumbing_and_no_detail(tmp_path_factory):
     """The adapter hands records and the annotation's lines to mapkit.rewards, with the switches."""
-    from test_train_support import built_mini
+    from train_support import built_mini
 
-    from mapkit.train.rollout import lines_loader, paper_reward
+    from mapkit.train.rollout import lines_loader, make_reward
 
     root = built_mini(tmp_path_factory)
     data = load_data(str(root))
     lines = lines_loader()(root / data.records[0]["annotation"])
     torf = next(r for r in data.records if r["type"] == "TorF1")
     right = f"\\boxed{{{torf['answer_text']}}}"
-    paper = paper_reward("paper")(right, torf, lines)
+    paper = make_reward("paper")(right, torf, lines)
     assert paper["correct"] == 10 and paper["format"] == 0 and paper["reward"] == 10 * paper["weight"]
-    default = paper_reward("default")(right, torf, lines)
+    default = make_reward("default")(right, torf, lines)
     assert default["format"] == 1 and default["reward"] == pytest.approx(11 * default["weight"])
-    assert paper_reward("paper", weighting="baseline")(right, torf, lines)["weight"] == 1.0
+    assert make_reward("paper", weighting="baseline")(right, torf, lines)["weight"] == 1.0
     plan = next(r for r in data.records if r["type"] == "planning" and r["question_transfer_count"] > 0)
-    with_detail = paper_reward("default")(plan["answer_text"], plan, lines)
-    without = paper_reward("default", detail=False)(plan["answer_text"], plan, lines)
+    with_detail = make_reward("default")(plan["answer_text"], plan, lines)
+    without = make_reward("default", detail=False)(plan["answer_text"], plan, lines)
     assert with_detail["correct"] == 10 and with_detail["detail"] > 0
     assert without["detail"] == 0 and without["reward"] < with_detail["reward"]
 

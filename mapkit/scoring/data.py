@@ -70,7 +70,8 @@ def resolve(ref: str) -> Path:
     try:
         return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision or None))
     except hf_errors.LocalEntryNotFoundError:
-        raise DatasetError(f"{where} it is not in the local Hugging Face cache and the Hub cannot be reached; "
+        raise DatasetError(f"{where} it is not in the local Hugging Face cache and the Hub cannot be reached "
+                           f"(HF_HUB_OFFLINE set or no network); "
                            f"download it once online, or pass a dataset folder") from None
     except hf_errors.RevisionNotFoundError:
         raise DatasetError(f"{where} it has no revision {revision!r}") from None

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from mapkit.errors import ConfigError, DatasetError, HubError, MapkitError, RewardError
+from mapkit.errors import DatasetError, MapkitError, RewardError
 from mapkit.frames import GROUNDING_TYPES, frame_size, in_model_frame, smart_resize
 from mapkit.train.generation import end_ids, hf_generate, placeholder_ids, prompt_too_long  # noqa: F401  (re-exported)
 
@@ -40,31 +40,11 @@ class TrainData:
 
 
 def resolve_data(ref: str) -> Path:
-    """A dataset folder from a path, or REPO_ID[@REVISION] through the local Hub cache /
-    a download (``huggingface_hub.snapshot_download``)."""
-    if not ref:
-        raise ConfigError("--data is missing: give a dataset folder written by `mapkit build` or a Hub REPO_ID[@REVISION]")
-    path = Path(ref).expanduser()
-    if path.exists():
-        return path
-    if not REPO_ID.match(ref):
-        raise DatasetError(f"--data {ref}: no such dataset folder (and not a Hub REPO_ID[@REVISION])")
-    repo_id, _, revision = ref.partition("@")
-    from huggingface_hub import errors as hf_errors
-    from huggingface_hub import snapshot_download
+    """A dataset folder from a path, or REPO_ID[@REVISION] through the local Hub cache
+    (one rule for training, evaluation and scoring: ``mapkit.scoring.data.resolve``)."""
+    from mapkit.scoring.data import resolve
 
-    where = f"--data {ref}: no such folder, and as a Hub dataset"
-    try:
-        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision or None))
-    except hf_errors.LocalEntryNotFoundError:
-        raise DatasetError(f"{where} it is not in the local Hugging Face cache and the Hub cannot be reached "
-                           f"(HF_HUB_OFFLINE set or no network); download it once online, or pass a dataset folder") from None
-    except hf_errors.RevisionNotFoundError:
-        raise DatasetError(f"{where} it has no revision {revision!r}") from None
-    except hf_errors.RepositoryNotFoundError:
-        raise DatasetError(f"{where} it does not exist (or is private: log in first)") from None
-    except (hf_errors.HfHubHTTPError, OSError) as e:
-        raise HubError(f"{where} it could not be downloaded ({e})") from None
+    return resolve(ref)
 
 
 def load_data(ref: str, split: str = "train") -> TrainData:
@@ -164,7 +144,7 @@ RewardFn = Callable[[str, dict, Any], dict]
 PARTS = ("correct", "detail", "format", "weight")
 
 
-def paper_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail: bool = True,
+def make_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail: bool = True,
                  answer_after: str | None = None) -> RewardFn:
     """The RewardMap reward (``mapkit.rewards.breakdown``) with the run's switches;
     ``answer_after`` rewards only the text after that marker's last occurrence."""

@@ -32,7 +32,7 @@ from mapkit.train.distributed import Dist, dummy_prompt, step_share
 from mapkit.train.generation import end_ids, placeholder_ids
 from mapkit.train.grpo import completion_logprobs, constant_groups, update
 from mapkit.train.models import load_policy
-from mapkit.train.rollout import PARTS, Group, lines_loader, load_data, micro_batches, paper_reward, rollout
+from mapkit.train.rollout import PARTS, Group, lines_loader, load_data, make_reward, micro_batches, rollout
 from mapkit.train.vllm_backend import check_backend, make_generator
 from mapkit.train.warmup import warm_up
 from mapkit.vocab import GROUNDING_TYPES
@@ -72,7 +72,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         from mapkit.rewards import check_records
 
         check_records(data.records)  # a record that cannot be scored fails now, not hours into the run
-        reward_fn = paper_reward(cfg.reward_mode, cfg.weighting, cfg.detail, cfg.answer_after)
+        reward_fn = make_reward(cfg.reward_mode, cfg.weighting, cfg.detail, cfg.answer_after)
     if lines_for is None:
         load_lines = lines_loader()
 

@@ -13,11 +13,6 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test touches the network
 
-import torch
-
-# The tiny model gains nothing from intra-op threads, and on a shared 2-core machine
-# (CI, parallel test runs) spinning OpenMP workers multiply its wall time.
-torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TYPES = ("TorF1", "TorF2", "Counting1", "Counting2", "Counting3", "planning")
