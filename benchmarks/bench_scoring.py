@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mapkit.dataset import build_dataset, resolve_counts  # noqa: E402
-from mapkit.scoring import SCORERS, Scorer  # noqa: E402
-from mapkit.scoring.data import open_dataset  # noqa: E402
-from mapkit.scoring.predictions import score_predictions  # noqa: E402
+from mapkit.evaluation.data import open_dataset  # noqa: E402
+from mapkit.evaluation.predictions import score_predictions  # noqa: E402
+from mapkit.evaluation.scorers import SCORERS, Scorer  # noqa: E402
 
 
 def completion(record: dict, rng: random.Random) -> str:

@@ -13,8 +13,8 @@ from train_support import built_mini
 
 from mapkit.evaluation import generate as ev
 from mapkit.evaluation.generate import EvalConfig, evaluate
-from mapkit.scoring import SCORERS
-from mapkit.scoring.predictions import score_predictions
+from mapkit.evaluation.predictions import score_predictions
+from mapkit.evaluation.scorers import SCORERS
 
 pytestmark = pytest.mark.train
 
@@ -87,7 +87,7 @@ def test_saved_predictions_score_like_the_model_run(monkeypatch, tmp_path, datas
 
 
 def test_real_tiny_model_completions(tmp_path, dataset):
-    from mapkit.scoring.data import open_dataset
+    from mapkit.evaluation.data import open_dataset
 
     result = evaluate(EvalConfig(model="tiny", data=str(dataset), progress=False, max_new_tokens=6, limit=10, scorer="reasonmap"))
     pred = write_jsonl(tmp_path / "p.jsonl", [{"id": p["id"], "completion": p["completion"]} for p in result.predictions])

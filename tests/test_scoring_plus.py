@@ -1,11 +1,11 @@
-"""`--scorer reasonmap-plus`: main_plus.py's extraction (E1-E8 in mapkit/scoring/plus.py)
+"""`--scorer reasonmap-plus`: main_plus.py's extraction (E1-E8 in mapkit/evaluation/plus.py)
 and verdict per type, each worked out by hand from the released script."""
 from __future__ import annotations
 
 import pytest
 
-from mapkit.scoring import AnswerCut, Scorer
-from mapkit.scoring.plus import score_choice
+from mapkit.evaluation.plus import score_choice
+from mapkit.evaluation.scorers import AnswerCut, Scorer
 
 
 def rec(kind, answer):

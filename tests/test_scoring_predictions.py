@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from mapkit.errors import DatasetError
+from mapkit.evaluation.data import open_dataset
+from mapkit.evaluation.paper_tables import plus_table, reasonmap_table
+from mapkit.evaluation.predictions import PredictionsError, read_predictions, score_predictions
 from mapkit.evaluation.report import load_predictions, load_report
-from mapkit.scoring import Scorer
-from mapkit.scoring.data import open_dataset
-from mapkit.scoring.predictions import PredictionsError, read_predictions, score_predictions
-from mapkit.scoring.report import plus_table, reasonmap_table
+from mapkit.evaluation.scorers import Scorer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]

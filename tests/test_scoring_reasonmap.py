@@ -1,12 +1,12 @@
 """`--scorer reasonmap`: each quirk of the released ReasonMap main.py (Q1-Q12 in
-mapkit/scoring/reasonmap.py), pinned by numbers worked out by hand from reading the
+mapkit/evaluation/reasonmap.py), pinned by numbers worked out by hand from reading the
 released script. Pure Python, no torch."""
 from __future__ import annotations
 
 import pytest
 
-from mapkit.scoring import AnswerCut, Scorer
-from mapkit.scoring.reasonmap import china_line, parse_sections, reasonmap_clean, rewrite_answer_line, score_route
+from mapkit.evaluation.reasonmap import china_line, parse_sections, reasonmap_clean, rewrite_answer_line, score_route
+from mapkit.evaluation.scorers import AnswerCut, Scorer
 
 # --- a Chinese city: station files carry 站, the map app's reference stops do not ---------
 CN_LINES = {"Line 5": ["甲站", "乙站", "丙站", "丁站"], "Line 1": ["戊站", "甲站"]}

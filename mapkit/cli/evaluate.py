@@ -76,8 +76,8 @@ def evaluate(
         return
     wanted = tuple(t.strip() for item in types or [] for t in item.split(",") if t.strip())
     if predictions is not None:
-        from mapkit.scoring import AnswerCut, Scorer
-        from mapkit.scoring.predictions import score_predictions
+        from mapkit.evaluation.predictions import score_predictions
+        from mapkit.evaluation.scorers import AnswerCut, Scorer
 
         if model:
             raise typer.BadParameter("give either --model (run a model) or --predictions (score saved completions), not both", param_hint="--predictions")

@@ -7,7 +7,7 @@
 Prompts are the training prompts (``rollout.build_prompt``: the map resized to the same
 pixel budget, then the question; ``--text-only`` drops the map), batched with left
 padding (``rollout.collate``) and decoded greedily unless ``temperature > 0``. Each
-answer is scored by ``mapkit.scoring.Scorer`` (``--scorer``; the default ``mapkit`` is
+answer is scored by ``mapkit.evaluation.scorers.Scorer`` (``--scorer``; the default ``mapkit`` is
 ``mapkit.evaluation.report.score_prediction``): correctness is the reward's own
 R_correct (``mapkit.rewards.breakdown``), so training and evaluation cannot disagree.
 A prompt longer than ``max_prompt_length`` is not asked (as in training) and counts as
@@ -60,7 +60,7 @@ class EvalConfig:
     max_prompt_length: int | None = None
     seed: int = 0
     reward_mode: str = "default"  # mapkit.rewards mode that decides correctness
-    scorer: str = "mapkit"  # mapkit | reasonmap | reasonmap-plus (mapkit.scoring)
+    scorer: str = "mapkit"  # mapkit | reasonmap | reasonmap-plus (mapkit.evaluation.scorers)
     answer_after: str | None = None  # grade the text after this marker (default: </think> / ◁/think▷)
     full_text: bool = False  # grade the whole completion
     dtype: str = "auto"
@@ -84,7 +84,7 @@ class EvalConfig:
 
 
     def scoring(self):
-        from mapkit.scoring import AnswerCut, Scorer
+        from mapkit.evaluation.scorers import AnswerCut, Scorer
 
         return Scorer(self.scorer, self.reward_mode, AnswerCut.from_options(self.answer_after, self.full_text))
 
@@ -217,7 +217,7 @@ def evaluate(cfg: EvalConfig, *, on_batch: Callable[[int], None] | None = None) 
     from tqdm.auto import tqdm
 
     from mapkit import rewards
-    from mapkit.scoring.report import build_report
+    from mapkit.evaluation.paper_tables import build_report
 
     t_start = time.perf_counter()
     scorer = cfg.scoring()

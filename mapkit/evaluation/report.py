@@ -325,7 +325,7 @@ def format_report(report: Mapping[str, Any]) -> str:
     rows += [[t, v["n"], v["correct"], v["accuracy"]] for t, v in sorted(by_type.items(), key=lambda kv: TYPES.index(kv[0]) if kv[0] in TYPES else 99)]
     rows.append(["all", report.get("n"), sum(v["correct"] for v in by_type.values()), report.get("accuracy")])
     blocks.append("By difficulty and type\n" + _table(["", "n", "correct", "accuracy %"], rows))
-    from mapkit.scoring.report import format_tables
+    from mapkit.evaluation.paper_tables import format_tables
 
     if report.get("reasonmap") or report.get("reasonmap_plus"):
         blocks.append(format_tables(report))

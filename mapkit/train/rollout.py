@@ -41,8 +41,8 @@ class TrainData:
 
 def resolve_data(ref: str) -> Path:
     """A dataset folder from a path, or REPO_ID[@REVISION] through the local Hub cache
-    (one rule for training, evaluation and scoring: ``mapkit.scoring.data.resolve``)."""
-    from mapkit.scoring.data import resolve
+    (one rule for training, evaluation and scoring: ``mapkit.evaluation.data.resolve``)."""
+    from mapkit.evaluation.data import resolve
 
     return resolve(ref)
 
@@ -51,7 +51,7 @@ def load_data(ref: str, split: str = "train") -> TrainData:
     root = resolve_data(ref)
     # mapkit's layout or the released ReasonMap / ReasonMap-Plus ones
     from mapkit.dataset.check import validate_folder
-    from mapkit.scoring.data import MAPKIT, open_dataset, split_files
+    from mapkit.evaluation.data import MAPKIT, open_dataset, split_files
 
     # The shared folder check (manifest hashes, parquet readable): a damaged or edited
     # mapkit folder stops here with the file named instead of failing mid-run.
@@ -149,7 +149,7 @@ def make_reward(mode: str = "paper", weighting: str = "difficulty_aware", detail
     """The RewardMap reward (``mapkit.rewards.breakdown``) with the run's switches;
     ``answer_after`` rewards only the text after that marker's last occurrence."""
     rewards = _rewards_module()
-    from mapkit.scoring.answer import final_answer
+    from mapkit.evaluation.answer import final_answer
 
     def fn(completion: str, record: dict, lines: Any) -> dict:
         if answer_after:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import DatasetError, MapkitError
-from mapkit.scoring import Scorer
-from mapkit.scoring.data import Dataset, open_dataset
-from mapkit.scoring.report import build_report
+from mapkit.evaluation.data import Dataset, open_dataset
+from mapkit.evaluation.paper_tables import build_report
+from mapkit.evaluation.scorers import Scorer
 
 SHOW = 20  # offenders listed in an error
 

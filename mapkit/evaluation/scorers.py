@@ -1,6 +1,6 @@
 """Scorers for saved or fresh completions: mapkit's own rules, or the released scripts.
 
-    >>> from mapkit.scoring import Scorer
+    >>> from mapkit.evaluation.scorers import Scorer
     >>> Scorer("reasonmap-plus").score({"id": "q", "type": "TorF1", "answer": 1}, "<think>no</think> \\\\boxed{yes}", None)["correct"]
     True
 
@@ -8,13 +8,13 @@
   (``--reward-mode default`` or ``paper``) and ``mapkit.rewards.map_score``; its
   differences from the released scripts are listed in docs/scoring.md.
 * ``reasonmap`` / ``reasonmap-plus``: the released evaluation scripts, quirks included.
-  Route planning is scored as ReasonMap's ``main.py`` does (``mapkit.scoring.reasonmap``),
-  the five Plus types as ``main_plus.py`` does (``mapkit.scoring.plus``). Neither script
+  Route planning is scored as ReasonMap's ``main.py`` does (``mapkit.evaluation.reasonmap``),
+  the five Plus types as ``main_plus.py`` does (``mapkit.evaluation.plus``). Neither script
   covers the other's types, so both names score a mixed split the same way; the report
   names the script behind each type (``scored_by``).
 
 Every scorer grades the final answer: by default the text after the last ``</think>`` or
-``◁/think▷`` (``mapkit.scoring.answer``). Nothing here imports torch.
+``◁/think▷`` (``mapkit.evaluation.answer``). Nothing here imports torch.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapkit.errors import ConfigError
-from mapkit.scoring.answer import THINK_MARKERS, AnswerCut, final_answer
+from mapkit.evaluation.answer import THINK_MARKERS, AnswerCut, final_answer
 from mapkit.vocab import GROUNDING_TYPES
 
 SCORERS = ("mapkit", "reasonmap", "reasonmap-plus")
@@ -67,7 +67,7 @@ class Scorer:
         else:
             row = {k: record.get(k) for k in RECORD_FIELDS if k in record}
             if record["type"] == "planning":
-                from mapkit.scoring.reasonmap import score_route
+                from mapkit.evaluation.reasonmap import score_route
 
                 result = score_route(answer, record, lines or {})
                 row.update(correct=bool(result.acc), parsed=result.parsed, route_form=result.form,
@@ -76,7 +76,7 @@ class Scorer:
                            stops_score=result.stops_score, num_via_stop_score=result.num_via_stop_score,
                            via_stops_score=result.via_stops_score)
             else:
-                from mapkit.scoring.plus import score_choice
+                from mapkit.evaluation.plus import score_choice
 
                 correct, parsed = score_choice(answer, record)
                 row.update(correct=correct, parsed=parsed)

@@ -2,7 +2,7 @@
 
 ``score_route(answer, record, lines)`` gives what the released script writes for one
 question: ``acc`` (0/1), the best "map api score" (short /20, long /40) and the saved
-via scores. ``answer`` is the final answer (see ``mapkit.scoring.answer``); the record
+via scores. ``answer`` is the final answer (see ``mapkit.evaluation.answer``); the record
 says the form (short / long) and, through its question text, which long form.
 
 Quirks of the released code, all kept (each pinned by a hand-worked test in

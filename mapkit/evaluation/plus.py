@@ -21,7 +21,7 @@ E7  Verdict: TorF compares with "yes" (answer 1) / "no" (anything else); Countin
     needs exactly one of a, b, c, d (its index is the answer); Counting2/3 use
     Python's int(): "+3", "03", "3_0" (30) and non-ASCII digits count, "3.0" does not.
 E8  The text graded is the final answer (after the last "</think>" / "◁/think▷" by
-    default, see ``mapkit.scoring.answer``).
+    default, see ``mapkit.evaluation.answer``).
 """
 from __future__ import annotations
 
