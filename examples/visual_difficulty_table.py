@@ -53,7 +53,7 @@ def main() -> None:
             from mapkit.importers.reasonmap import import_reasonmap
 
             import_reasonmap(args.reasonmap / "stations", tmp / "ann", args.reasonmap / "maps")
-            real = build_dataset(sorted((tmp / "ann").glob("*.json")), tmp / "real", counts_by_type=counts,
+            real = build_dataset(sorted((tmp / "ann").glob("*.json")), tmp / "real", counts_by_type=counts, images_root=args.reasonmap / "maps",
                                  skip_missing_images=True, warn=quiet)
             images = [r for r in real.records if real.map_sources.get(r["city"]) == "image"]
             print(row("ReasonMap real images", images))
