@@ -171,8 +171,8 @@ def train_and_eval(report: Report, size: str, args, data: Path, device) -> dict:
     """GRPO steps through trainer.train, then eval throughput, on one random model."""
     import torch
 
-    from mapkit.evaluation import generate as ev
     from mapkit.train import models, trainer
+    from mapkit.train import predict as ev
     from mapkit.train.config import GRPOConfig
     from mapkit.train.models import tiny_processor
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from train_support import built_mini, no_lines, tiny_config, toy_reward
 
-from mapkit.evaluation import generate as ev
-from mapkit.evaluation.generate import EvalConfig, evaluate
 from mapkit.evaluation.report import TYPES, load_predictions, load_report, summarize
+from mapkit.train import predict as ev
+from mapkit.train.predict import EvalConfig, evaluate
 
 pytestmark = pytest.mark.train
 

@@ -11,10 +11,10 @@ import torch
 from test_scoring_predictions import reasonmap_standin, write_jsonl
 from train_support import built_mini
 
-from mapkit.evaluation import generate as ev
-from mapkit.evaluation.generate import EvalConfig, evaluate
 from mapkit.evaluation.predictions import score_predictions
 from mapkit.evaluation.scorers import SCORERS
+from mapkit.train import predict as ev
+from mapkit.train.predict import EvalConfig, evaluate
 
 pytestmark = pytest.mark.train
 

@@ -127,7 +127,7 @@ def test_tiny_warmup_is_refused_for_a_real_model():
 
 
 def test_eval_config_shares_the_trainer_checks():
-    from mapkit.evaluation.generate import EvalConfig
+    from mapkit.train.predict import EvalConfig
 
     with pytest.raises(ConfigError, match="--dtype 'bf16' is not one of auto, bf16-mixed"):
         EvalConfig(model="tiny", data="x", dtype="bf16")

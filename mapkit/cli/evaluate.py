@@ -106,8 +106,8 @@ def evaluate(
     require_train_extra("eval --model")
 
     from mapkit.cli.train import _log_to_stderr
-    from mapkit.evaluation.generate import EvalConfig
-    from mapkit.evaluation.generate import evaluate as run_eval
+    from mapkit.train.predict import EvalConfig
+    from mapkit.train.predict import evaluate as run_eval
 
     cfg = EvalConfig(model=model, data=data, split=split, limit=limit, types=wanted, text_only=text_only, temperature=temperature,
                      top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, min_pixels=min_pixels, max_pixels=max_pixels,

@@ -3,7 +3,7 @@
 A prediction is the record's columns plus ``correct`` (bool, from mapkit.rewards'
 parser, so training and evaluation cannot disagree) and, for planning, ``map_score``
 and ``map_score_max``. This module only aggregates; generating the predictions is
-``mapkit.evaluation.generate`` (it needs torch).
+``mapkit.train.predict`` (it needs torch).
 
 Weighted accuracy is ReasonMap-Plus's: every record weighs by its map difficulty
 (easy 1.0, middle 1.5, hard 2.0) and the score is sum(w * correct) / sum(w), in percent.

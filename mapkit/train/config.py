@@ -227,7 +227,7 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-# --- checks shared with the evaluation config (mapkit.evaluation.generate.EvalConfig) -------
+# --- checks shared with the evaluation config (mapkit.train.predict.EvalConfig) -------
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:

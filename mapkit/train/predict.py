@@ -1,6 +1,6 @@
 """`mapkit eval`: generate answers for a split and score them as training does.
 
-    >>> from mapkit.evaluation.generate import EvalConfig, evaluate               # doctest: +SKIP
+    >>> from mapkit.train.predict import EvalConfig, evaluate               # doctest: +SKIP
     >>> result = evaluate(EvalConfig(model="runs/smoke/checkpoint-12", data="out/tokyo"))  # doctest: +SKIP
     >>> result.report["weighted_accuracy"]                                   # doctest: +SKIP
 
@@ -36,7 +36,7 @@ from mapkit.train.models import TINY, load_base, load_checkpoint, resolve_dtype,
 from mapkit.train.rollout import build_prompt, collate, lines_loader, load_data, model_view
 from mapkit.vocab import REWARD_MODES
 
-log = logging.getLogger("mapkit.evaluation.generate")
+log = logging.getLogger("mapkit.train.predict")
 
 # settings a checkpoint's training run fixes, used as the evaluation's defaults
 FROM_TRAINING = ("max_new_tokens", "max_prompt_length", "min_pixels", "max_pixels")
