@@ -33,6 +33,37 @@ def mini_path() -> Path:
 
 
 @pytest.fixture
+def mini_with_image(tmp_path) -> Path:
+    """mini.json beside a small map image (one odd pixel, so decoding can be checked),
+    linked by an `image` block."""
+    import json
+
+    from PIL import Image
+
+    data = json.loads((FIXTURES / "mini.json").read_text())
+    data["image"] = {"file": "mini.png", "width": 64, "height": 48}
+    path = tmp_path / "ann" / "mini.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    image = Image.new("RGB", (64, 48), (250, 240, 230))
+    image.putpixel((3, 5), (1, 2, 3))
+    image.save(path.parent / "mini.png")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reasonmap_annotations(tmp_path_factory) -> Path:
+    """The 30 ReasonMap cities imported once per session (maps linked from ../shared)."""
+    from mapkit.importers.reasonmap import import_reasonmap
+
+    shared = _need_shared()
+    folder = tmp_path_factory.mktemp("reasonmap")
+    import_reasonmap(shared / "stations", folder, shared / "maps")
+    assert len(list(folder.glob("*.json"))) == 30
+    return folder
+
+
+@pytest.fixture
 def tokyo_path() -> Path:
     return ROOT / "annotations" / "tokyo.json"
 

@@ -280,19 +280,6 @@ def test_city_without_image_or_coordinates_is_an_error_naming_the_fix(run_cli, t
 
 # ------------------------------------------------------------------ the 30 ReasonMap cities
 
-@pytest.fixture(scope="module")
-def reasonmap_annotations(tmp_path_factory):
-    from conftest import _need_shared
-
-    from mapkit.importers.reasonmap import import_reasonmap
-
-    shared = _need_shared()
-    folder = tmp_path_factory.mktemp("reasonmap")
-    import_reasonmap(shared / "stations", folder, shared / "maps")
-    assert len(list(folder.glob("*.json"))) == 30
-    return folder
-
-
 def test_all_30_cities_build_with_their_real_images(run_cli, reasonmap_annotations, reasonmap_dir, tmp_path):
     # the imported annotations point at ../shared/reasonmap/maps: outside their folder, so
     # only an explicit --images-root lets the build copy them

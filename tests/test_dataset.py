@@ -22,18 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "fixtures" / "mini.json"
 
 
-@pytest.fixture
-def mini_with_image(tmp_path) -> Path:
-    """mini.json beside a small map image, linked by an `image` block."""
-    data = json.loads(MINI.read_text())
-    data["image"] = {"file": "mini.png", "width": 64, "height": 48}
-    path = tmp_path / "ann" / "mini.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps(data))
-    Image.new("RGB", (64, 48), (250, 240, 230)).save(path.parent / "mini.png")
-    return path
-
-
 def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

@@ -20,20 +20,6 @@ MINI = ROOT / "tests" / "fixtures" / "mini.json"
 
 
 @pytest.fixture
-def mini_with_image(tmp_path) -> Path:
-    """mini.json beside a small map image with some structure (so decoding can be checked)."""
-    data = json.loads(MINI.read_text())
-    data["image"] = {"file": "mini.png", "width": 64, "height": 48}
-    path = tmp_path / "ann" / "mini.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps(data))
-    image = Image.new("RGB", (64, 48), (250, 240, 230))
-    image.putpixel((3, 5), (1, 2, 3))
-    image.save(path.parent / "mini.png")
-    return path
-
-
-@pytest.fixture
 def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -120,19 +120,6 @@ def test_planted_line_station_fact_leak_is_rejected():
 
 # ------------------------------------------------------------------ the 30 ReasonMap cities
 
-@pytest.fixture(scope="module")
-def reasonmap_annotations(tmp_path_factory):
-    from conftest import _need_shared
-
-    from mapkit.importers.reasonmap import import_reasonmap
-
-    shared = _need_shared()
-    folder = tmp_path_factory.mktemp("reasonmap")
-    import_reasonmap(shared / "stations", folder, shared / "maps")
-    assert len(list(folder.glob("*.json"))) == 30
-    return folder
-
-
 def test_30_cities_have_no_pair_or_fact_in_both_splits(run_cli, reasonmap_annotations, tmp_path):
     out = tmp_path / "text"
     code, stdout, err = run_cli("build", "--all", "--annotations", reasonmap_annotations, "--out", out, "--no-images")
