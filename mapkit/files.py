@@ -1,4 +1,6 @@
-"""One atomic file write and one file hash for the whole package. Atomic writes whose result has the permissions a plain ``open(path, "w")`` gives.
+"""The package's one atomic file write and one file hash.
+
+Atomic writes leave the permissions a plain ``open(path, "w")`` gives.
 
 ``tempfile.mkstemp`` creates its file mode 0600 so that nobody else can read it while it
 is being written; renamed into place as is, a card or a PNG would stay unreadable to

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from mapkit.annotation import loads
 from mapkit.errors import GenerateError
+from mapkit.files import atomic_write_text
 from mapkit.generate.config import DIFFICULTIES, PRESETS, CityConfig, parse_range, plan
 from mapkit.generate.names import LANGUAGES, NameGenerator
 from mapkit.generate.network import Drawn, layout_city
@@ -92,10 +93,7 @@ def write_cities(configs: Sequence[CityConfig], out: str | Path, *, seed: int, c
     paths = []
     for data in cities:
         path = out / f"{data['city']}.json"
-        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         paths.append(path)
     return paths
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mapkit.errors import ConfigError
+from mapkit.files import atomic_write_text
 from mapkit.train.curriculum import StageConfig, select_stages
 from mapkit.vocab import CURRICULA as CURRICULUM_TABLES
 from mapkit.vocab import REWARD_MODES, WEIGHTINGS
@@ -201,7 +202,7 @@ class GRPOConfig:
         return asdict(self)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> GRPOConfig:
