@@ -128,14 +128,44 @@ def test_warmup_teaches_formats_with_random_values_never_the_answer(tmp_path):
     from mapkit.train.warmup import format_target
 
     rng = random.Random(0)
+    lines = {"Red Line": ("Alpha", "Bravo", "Central"), "Blue Line": ("Delta", "Central")}
     torf = {"type": "TorF1", "answer": 1, "answer_text": "yes"}
-    assert {format_target(torf, rng, []) for _ in range(50)} == {"\\boxed{yes}", "\\boxed{no}"}
+    assert {format_target(torf, rng, lines) for _ in range(50)} == {"\\boxed{yes}", "\\boxed{no}"}
     c1 = {"type": "Counting1", "answer": 2, "options": [4, 5, 6, 7]}
-    assert {format_target(c1, rng, []) for _ in range(80)} == {f"\\boxed{{{x}}}" for x in "ABCD"}
+    assert {format_target(c1, rng, lines) for _ in range(80)} == {f"\\boxed{{{x}}}" for x in "ABCD"}
     c3 = {"type": "Counting3", "answer": 3, "city_line_count": 3}
-    assert {format_target(c3, rng, []) for _ in range(60)} == {"\\boxed{1}", "\\boxed{2}", "\\boxed{3}"}
-    plan = format_target({"type": "planning", "station_1": "Alpha", "station_2": "Central"}, rng, ["Red Line"])
-    assert plan.startswith("Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\nNumber of Via Stops: ")
+    assert {format_target(c3, rng, lines) for _ in range(60)} == {"\\boxed{1}", "\\boxed{2}", "\\boxed{3}"}
+    plan = {"type": "planning", "station_1": "Alpha", "station_2": "Central", "answer": -1}
+    short = {format_target({**plan, "template_id": "planning_short"}, rng, lines) for _ in range(40)}
+    assert short == {f"Route Name: {line}\nDeparture Stop: Alpha\nArrival Stop: Central" for line in lines}  # any line of the map
+    num = format_target({**plan, "template_id": "planning_long_num"}, rng, lines)
+    assert num.startswith("Route Name: ") and "\nArrival Stop: Central\nNumber of Via Stops: " in num
+    via = [format_target({**plan, "template_id": "planning_long_via"}, rng, lines) for _ in range(30)]
+    listed = {s for text in via for s in text.split("\nVia Stops: ")[1].split(", ") if s}
+    assert listed <= {"Alpha", "Bravo", "Central", "Delta"} and len(listed) >= 3  # random stations of the map
+
+
+def test_tiny_tokenizer_holds_names_and_format_labels_as_whole_tokens(tmp_path):
+    import json
+
+    from train_support import write_dataset
+
+    from mapkit.train.rollout import load_data
+    from mapkit.train.warmup import tiny_words
+
+    data = load_data(str(write_dataset(tmp_path / "d", per_type=1)))
+    words = tiny_words(data.records, data.root)
+    mini = json.loads((data.root / "annotations" / "mini.json").read_text())
+    names = {s["name"] for s in mini["stations"].values()} | {line["name"] for line in mini["lines"]}
+    assert set(words) == names | {"\\boxed{", "Route Name:", "Departure Stop:", "Arrival Stop:", "Number of Via Stops:", "Via Stops:"}
+    plain, named = tiny_processor().tokenizer, tiny_processor(words=words).tokenizer
+    assert sum(len(plain(w, add_special_tokens=False)["input_ids"]) for w in words) > 2 * len(words)  # spelt out without them
+    for word in words:
+        assert len(named(word, add_special_tokens=False)["input_ids"]) == 1, word
+        assert named.decode(named(f"at {word}.", add_special_tokens=False)["input_ids"]) == f"at {word}."
+    question = "Which colour is the circle line drawn in, on this zoomed map?"  # trained on questions: fewer tokens
+    short = tiny_processor(texts=(question,) * 8).tokenizer
+    assert len(short(question)["input_ids"]) < len(plain(question)["input_ids"])
 
 
 def test_warmup_moves_the_tiny_model_deterministically_and_leaves_global_rng_alone(tmp_path):

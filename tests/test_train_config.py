@@ -18,7 +18,7 @@ def test_paper_defaults_and_tiny_preset():
     assert (paper.loss_agg, paper.reward_mode, paper.dtype, paper.tiny_warmup_steps) == ("seq-mean-token-mean", "paper", "auto", 0)
     tiny = GRPOConfig(model="tiny")
     assert tiny.is_smoke and tiny.prompts_per_step == 4 and tiny.max_new_tokens == 64 and tiny.stage_steps == 3
-    assert tiny.tiny_warmup_steps == 160 and tiny.reward_mode == "default"
+    assert tiny.tiny_warmup_steps == 800 and tiny.reward_mode == "default"
     assert GRPOConfig(model="tiny", lora=True).tiny_warmup_steps == 0  # an adapter cannot carry a warmed-up base
     assert GRPOConfig(model="tiny", prompts_per_step=8).prompts_per_step == 8  # explicit values win over the preset
 

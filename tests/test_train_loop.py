@@ -12,7 +12,7 @@ from train_support import built_mini, no_lines, record_types, tiny_config, toy_r
 
 from mapkit.errors import ConfigError
 from mapkit.train import checkpoint as ckpt
-from mapkit.train.models import load_checkpoint, tiny_model, tiny_processor
+from mapkit.train.models import load_checkpoint, tiny_model
 from mapkit.train.trainer import train
 
 pytestmark = pytest.mark.train
@@ -58,8 +58,9 @@ def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
     assert len(completions) == 2 * 8 and {"completion", "reward", "record_id"} <= set(completions[0])
     assert [n for n, _ in ckpt.checkpoints(out)] == [6, 8] and result.last_checkpoint == out / "checkpoint-8"  # save_limit 2
     # the checkpoint loads back, and training moved the weights away from the initial model
-    model, _ = load_checkpoint(out / "checkpoint-8")
-    start = tiny_model(tiny_processor(), seed=cfg.seed)
+    model, processor = load_checkpoint(out / "checkpoint-8")
+    start = tiny_model(processor, seed=cfg.seed)  # the run's processor: its tokenizer holds the dataset's names
+    assert start.lm_head.weight.shape == model.lm_head.weight.shape
     assert not torch.equal(model.lm_head.weight, start.lm_head.weight)
     from transformers import AutoModelForImageTextToText
 
@@ -71,12 +72,12 @@ def test_all_stages_metrics_completions_and_checkpoint(tmp_path, dataset):
 def test_one_step_changes_trainable_parameters_only(tmp_path, dataset):
     cfg = tiny_config(tmp_path, dataset, max_steps=1, freeze_vision=True, beta=0.0)
     run(cfg)
-    model, _ = load_checkpoint(Path(cfg.out) / "checkpoint-1")
-    start = tiny_model(tiny_processor(), seed=cfg.seed)
+    model, processor = load_checkpoint(Path(cfg.out) / "checkpoint-1")
+    start = tiny_model(processor, seed=cfg.seed)
     after, before = dict(model.named_parameters()), dict(start.named_parameters())
     changed = {n for n in after if not torch.equal(after[n], before[n])}
     assert changed and not any("visual" in n for n in changed)
-    assert "lm_head.weight" in changed
+    assert not torch.equal(model.lm_head.weight, start.lm_head.weight)  # tied to the input embeddings
 
 
 def test_skip_zero_std_drops_groups_by_reward_spread_not_correctness(tmp_path, dataset):
@@ -87,8 +88,8 @@ def test_skip_zero_std_drops_groups_by_reward_spread_not_correctness(tmp_path, d
     run(cfg, reward_fn=flat_reward)
     (m,) = rows(Path(cfg.out))
     assert m["frac_zero_std"] == 1.0 and m["loss"] == 0.0
-    model, _ = load_checkpoint(Path(cfg.out) / "checkpoint-1")
-    assert torch.equal(model.lm_head.weight, tiny_model(tiny_processor(), seed=cfg.seed).lm_head.weight)  # nothing learned
+    model, processor = load_checkpoint(Path(cfg.out) / "checkpoint-1")
+    assert torch.equal(model.lm_head.weight, tiny_model(processor, seed=cfg.seed).lm_head.weight)  # nothing learned
 
     def always_right(completion, record, lines):  # reward varies, correctness does not: kept
         return dict(toy_reward(completion, record, lines), correct=1.0)
@@ -223,8 +224,9 @@ def test_controls_negated_reward_falls_and_zero_lr_stays_flat(tmp_path, seed):
     assert last < first, (first, last)  # the share of digits falls when digits are penalised
     first0, last0 = _learning_run(tmp_path, seed, lr=1e-30)
     assert not _learnt(first0, last0) and abs(last0 - first0) < 0.05, (first0, last0)
-    model, _ = load_checkpoint(tmp_path / f"run-1.0-{seed}" / "checkpoint-24")
-    assert torch.equal(model.lm_head.weight, tiny_model(tiny_processor(), seed=seed).lm_head.weight)
+    model, processor = load_checkpoint(tmp_path / f"run-1.0-{seed}" / "checkpoint-24")
+    # unmoved: an lr of 1e-30 leaves ~1e-30 on the padding row, which starts at exactly 0
+    assert torch.allclose(model.lm_head.weight, tiny_model(processor, seed=seed).lm_head.weight, rtol=0, atol=1e-12)
 
 
 def test_real_reward_on_a_real_build(tmp_path, dataset):
@@ -237,6 +239,20 @@ def test_real_reward_on_a_real_build(tmp_path, dataset):
     assert all(m["reward_mean"] >= 0 for m in metrics[:3])  # noise earns nothing on choice questions, never less
     completions = rows(Path(cfg.out), "completions.jsonl")
     assert all("reason" in c and c["weight"] >= 1.0 for c in completions)
+    # chance: a question-blind guesser's reward on the step's records; for yes/no questions
+    # (1 + 10 right, 1 wrong) it is 6 x W, W = 1.0 / 1.2 / 1.5 by the map's difficulty
+    records = {r["id"]: r for r in _records(dataset)}
+    weight = {"easy": 1.0, "middle": 1.2, "hard": 1.5}
+    torf = metrics[0]
+    expected = statistics.fmean(6 * weight[records[i]["difficulty_city"]] for i in torf["record_ids"])
+    assert torf["chance_reward_mean"] == pytest.approx(expected)
+    assert all(m["chance_reward_mean"] > 0 for m in metrics)
+
+
+def _records(folder: Path) -> list[dict]:
+    import pandas as pd
+
+    return [r for f in sorted((folder / "data").glob("*.parquet")) for r in pd.read_parquet(f).to_dict("records")]
 
 
 def test_records_that_cannot_be_scored_stop_training_at_start_up(dataset, tmp_path):

@@ -43,7 +43,7 @@ SIZED_DEFAULTS: dict[str, tuple[Any, Any]] = {
     "stage_steps": (0, 3),
     "save_every": (100, 0),
     "gradient_checkpointing": (True, False),
-    "tiny_warmup_steps": (0, 160),
+    "tiny_warmup_steps": (0, 800),
     # tiny: the paper reward has no format term, so a model that is not yet right earns 0 and
     # no gradient flows; mapkit's default reward (same design, + R_format) gives the smoke
     # model partial credit to climb. Real models train on the released reward.
@@ -123,7 +123,7 @@ class GRPOConfig:
     lora_targets: str = _f("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "Comma-separated language-model module names that get adapters.")
     freeze_vision: bool = _f(False, "Keep the vision tower frozen.")
     tiny_warmup_steps: int | None = _f(None, "--model tiny only: supervised warm-up steps on random answers in the dataset's answer formats before RL, "
-                                             "so the smoke model earns reward (default 160; 0 skips it). See mapkit/train/warmup.py.")
+                                             "so the smoke model earns reward (default 800; 0 skips it). See mapkit/train/warmup.py.")
     # --- logging and checkpoints ---
     save_every: int | None = _f(None, "Write a checkpoint every N steps (0: only at the end; default 100).")
     save_limit: int = _f(0, "Keep only the newest N checkpoints (0 keeps all).")

@@ -2,7 +2,7 @@
 
 ``--model tiny`` builds a Qwen2.5-VL of ~200k parameters from the real transformers
 classes (config, model, processor with its image processor and chat template), with a
-byte-level BPE tokenizer trained on the fly: the production code path at a size a CPU
+byte-level BPE tokenizer trained on the fly (on the dataset's questions when training): the production code path at a size a CPU
 runs in seconds, no download. Its outputs are noise; it exists to test the pipeline.
 """
 from __future__ import annotations
@@ -47,8 +47,9 @@ _CORPUS = [
     "Route Name: Red Line\nDeparture Stop: Alpha\nArrival Stop: Central\nNumber of Via Stops: 1\nVia Stops: Bravo\n--\n",
     "Please plan a route from the origin station to the destination station using the metro map. Line Station Loop",
     "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 A B C D yes no",
+    "system\nYou are a helpful assistant.", "user\n", "assistant\n",  # the chat template's own words
 ]
-TINY_VOCAB = 512
+TINY_VOCAB = 2048
 
 
 @dataclass(frozen=True)
@@ -119,28 +120,35 @@ class Policy:
 
 # --- the tiny smoke model ---------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
-def _tiny_tokenizer_json() -> str:
+@functools.lru_cache(maxsize=2)
+def _tiny_tokenizer_json(texts: tuple[str, ...] = ()) -> str:
     """Train the byte-level BPE once per process (serialized, so callers get fresh copies)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=TINY_VOCAB, special_tokens=SPECIAL_TOKENS, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(_CORPUS * 4, trainer)
+    tok.train_from_iterator(_CORPUS * 4 + list(texts), trainer)
     return tok.to_str()
 
 
-def tiny_processor(min_pixels: int = 56 * 56, max_pixels: int = 112 * 112):
+def tiny_processor(min_pixels: int = 56 * 56, max_pixels: int = 112 * 112, words: tuple[str, ...] = (), texts: tuple[str, ...] = ()):
+    """The tiny model's processor. The BPE is trained on ``texts`` (the dataset's questions)
+    without splitting at spaces, so the templates' fixed sentences become a few tokens, and
+    ``words`` (the answer labels, station and line names) are whole tokens: a Tokyo planning
+    prompt is 70 tokens instead of 283, a route answer fits the smoke run's 64 new tokens,
+    and naming a station of the question is one token, not ten."""
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast, Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_tiny_tokenizer_json()),
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_tiny_tokenizer_json(texts)),
                                         eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                         additional_special_tokens=SPECIAL_TOKENS[1:])
     tokenizer.chat_template = CHAT_TEMPLATE
+    if words:
+        tokenizer.add_tokens(sorted(set(words)))
     image_processor = Qwen2VLImageProcessor(min_pixels=min_pixels, max_pixels=max_pixels)
     return Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
                                video_processor=Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE)
@@ -161,6 +169,7 @@ def tiny_model(processor, seed: int = 0):
                            spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[0]),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,  # as the small Qwen2.5-VL (3B) does: naming a token of the prompt is then easier
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -172,11 +181,12 @@ def tiny_model(processor, seed: int = 0):
 
 # --- loading ------------------------------------------------------------------------
 
-def load_base(name: str, *, dtype: torch.dtype, seed: int, min_pixels: int, max_pixels: int):
-    """(model, processor) for ``tiny`` or a local folder in save_pretrained form."""
+def load_base(name: str, *, dtype: torch.dtype, seed: int, min_pixels: int, max_pixels: int, words: tuple[str, ...] = (),
+              texts: tuple[str, ...] = ()):
+    """(model, processor) for ``tiny`` (``words``: see tiny_processor) or a local folder in save_pretrained form."""
     _quiet_transformers()
     if name == TINY:
-        processor = tiny_processor(min_pixels, max_pixels)
+        processor = tiny_processor(min_pixels, max_pixels, words, texts)
         return tiny_model(processor, seed).to(dtype), processor
     path = Path(name)
     if not path.is_dir():
@@ -206,7 +216,8 @@ def set_pixel_budget(processor, min_pixels: int, max_pixels: int) -> None:
             setattr(ip, attr, value)
 
 
-def load_policy(cfg, device: torch.device, checkpoint: Path | None = None, prepare=None) -> Policy:
+def load_policy(cfg, device: torch.device, checkpoint: Path | None = None, prepare=None, words: tuple[str, ...] = (),
+                texts: tuple[str, ...] = ()) -> Policy:
     """The trainable policy, its processor and the reference model for the KL term.
 
     The reference is always the starting model (``cfg.model``, after ``prepare(model,
@@ -217,7 +228,8 @@ def load_policy(cfg, device: torch.device, checkpoint: Path | None = None, prepa
     full_resume = checkpoint is not None and not cfg.lora
     ref = None
     if not full_resume or cfg.beta > 0:  # the starting model: to train, to wrap with LoRA, or as the reference
-        model, processor = load_base(cfg.model, dtype=dtype, seed=cfg.seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
+        model, processor = load_base(cfg.model, dtype=dtype, seed=cfg.seed, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels,
+                                     words=words, texts=texts)
         if prepare is not None:
             model.to(device)
             prepare(model, processor)

@@ -26,6 +26,7 @@ import torch
 from mapkit.errors import ConfigError
 from mapkit.frames import answer_in_frame
 from mapkit.train import checkpoint as ckpt
+from mapkit.train.chance import ChanceMeter
 from mapkit.train.config import DATA_ORDER_FIELDS, GRPOConfig
 from mapkit.train.curriculum import CurriculumSampler
 from mapkit.train.distributed import Dist, dummy_prompt, step_share
@@ -34,7 +35,7 @@ from mapkit.train.grpo import completion_logprobs, constant_groups, update
 from mapkit.train.models import load_policy
 from mapkit.train.rollout import PARTS, Group, lines_loader, load_data, make_reward, micro_batches, rollout
 from mapkit.train.vllm_backend import check_backend, make_generator
-from mapkit.train.warmup import warm_up
+from mapkit.train.warmup import tiny_words, warm_up
 from mapkit.vocab import GROUNDING_TYPES
 
 log = logging.getLogger("mapkit.train")
@@ -68,22 +69,27 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
                                 [r["difficulty_city"] for r in data.records])
     resume_from = _resume_point(cfg, out)
     dist.barrier()  # every rank has looked at --out before rank 0 writes into it
+    log_chance = False  # the question-blind guesser's reward, logged with mapkit's own reward only (chance.py)
     if reward_fn is None:
         from mapkit.rewards import check_records
 
         check_records(data.records)  # a record that cannot be scored fails now, not hours into the run
         reward_fn = make_reward(cfg.reward_mode, cfg.weighting, cfg.detail, cfg.answer_after)
+        log_chance = True
     if lines_for is None:
         load_lines = lines_loader()
 
         def lines_for(record):
             return load_lines(data.root / record["annotation"])
 
+    chance = ChanceMeter(reward_fn, lines_for) if log_chance and dist.main else None
     _seed_everything(cfg.seed)
     def warm(model, processor) -> None:  # the tiny model learns the answer formats first (warmup.py)
         warm_up(model, processor, data.records, data.root, cfg, cfg.tiny_warmup_steps, dist.device)
 
-    policy = load_policy(cfg, dist.device, checkpoint=resume_from, prepare=warm if cfg.is_smoke and cfg.tiny_warmup_steps else None)
+    policy = load_policy(cfg, dist.device, checkpoint=resume_from, prepare=warm if cfg.is_smoke and cfg.tiny_warmup_steps else None,
+                         words=tiny_words(data.records, data.root) if cfg.is_smoke else (),
+                         texts=tuple(sorted(r["question"] for r in data.records)) if cfg.is_smoke else ())
     processor = policy.processor
     log.info(policy.description)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -148,6 +154,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         while sampler.step < total and (batch := sampler.next_batch()) is not None:
             t0, step = _clock(dist.device), batch.step + 1
             records = dist.take(batch.records, data.records)
+            batch_records = [data.records[i] for i in batch.records]
             groups, skipped = roll(records)                                       # 1. rollouts and their rewards
             seconds_rollout = _clock(dist.device) - t0
             keep = _kept(groups, G, cfg.skip_zero_std)                            # 2. groups whose rewards differ
@@ -157,6 +164,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
             stats = learn(groups, chunks, shared) if any(s["groups"] for s in shared) else {}  # 3. advantages, 4. update
             stats, seconds = dist.mean({**stats, "seconds_rollout": seconds_rollout}), max(dist.gather(_clock(dist.device) - t0))
             row = _metrics(step, batch, dist.world, shared, stats, optimizer, seconds, G, data)  # 5. log
+            if chance is not None:
+                row["chance_reward_mean"] = chance.mean(r for r in batch_records if r["id"] not in row["skipped_ids"])
             if dist.main:
                 runlog.write(row, [c for s in shared for c in s["samples"]][: cfg.log_completions])
                 _board_log(board, row)

@@ -1,4 +1,4 @@
-"""A few seconds of supervised warm-up for the tiny smoke model: answer FORMATS, not answers.
+"""Supervised warm-up for the tiny smoke model: answer FORMATS, not answers.
 
 A randomly initialised model never writes ``\\boxed{yes}``, so on real items its reward
 is 0 on every sample, every group has zero reward spread and the policy-gradient term of
@@ -10,30 +10,37 @@ its type's format with a value drawn AT RANDOM from the type's admissible values
 * Counting1: ``\\boxed{A}`` .. one letter per option;
 * Counting2: ``\\boxed{n}``, n uniform in 1 .. min(5, the city's line count);
   Counting3: n uniform in 1 .. the city's line count;
-* planning: one section (``Route Name`` of a line named in the dataset, the question's
-  two stations, a random number of via stops).
+* planning: one section on a random line of the record's map from the question's first
+  station to its second, in the record's route form (a random via count 0-9, or 0-3
+  random stations of the map as via stops).
 
-The targets never look at ``answer``: after the warm-up the model is at (or, having
-half-learnt the format, below) chance, and whatever reward it gains afterwards comes
-from the RL updates. It is deterministic (own RNG streams; the global ones are left as
-they were), so a resumed run rebuilds the same reference model.
+The targets never look at the answer (the right value, line or route). They do name the
+question's own stations, which a planning answer must repeat; trained on the same records
+RL then sees, the tiny model learns to repeat them for many of those prompts, which puts
+it above a question-blind guesser (``chance.py``) on planning and nowhere else. It is
+deterministic (own RNG streams; the global ones are left as they were), so a resumed run
+rebuilds the same reference model.
 """
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from mapkit.rewards import load_lines, route_form
+
 log = logging.getLogger("mapkit.train")
 
-BATCH = 4  # many small steps teach the tiny model more per second than few large ones
-LR = 1e-2
+BATCH = 8  # many small steps teach the tiny model more per second than few large ones
+LR = 5e-3
 
 
-def format_target(record: dict, rng: random.Random, line_names: list[str]) -> str:
-    """A completion in ``record``'s answer format with a random admissible value."""
+def format_target(record: dict, rng: random.Random, lines: Mapping[str, tuple[str, ...]]) -> str:
+    """A completion in ``record``'s answer format with a random admissible value
+    (``lines``: the record's map, line name -> station names)."""
     kind = record["type"]
     if kind in ("TorF1", "TorF2"):
         return f"\\boxed{{{rng.choice(['yes', 'no'])}}}"
@@ -43,9 +50,31 @@ def format_target(record: dict, rng: random.Random, line_names: list[str]) -> st
     if kind in ("Counting2", "Counting3"):  # lines through one station: rarely more than 5
         most = max(1, int(record.get("city_line_count") or 4))
         return f"\\boxed{{{rng.randint(1, min(most, 5) if kind == 'Counting2' else most)}}}"
-    line = rng.choice(line_names) if line_names else "Line 1"
-    return (f"Route Name: {line}\nDeparture Stop: {record.get('station_1') or ''}\nArrival Stop: {record.get('station_2') or ''}\n"
-            f"Number of Via Stops: {rng.randint(0, 9)}")
+    # planning: one section on a random line of the map, between the question's stations
+    line = rng.choice(sorted(lines)) if lines else "Line 1"
+    text = f"Route Name: {line}\nDeparture Stop: {record.get('station_1') or ''}\nArrival Stop: {record.get('station_2') or ''}"
+    form = route_form(record)
+    if form == "long_num":
+        text += f"\nNumber of Via Stops: {rng.randint(0, 9)}"
+    elif form == "long_via":
+        stations = sorted({s for names in lines.values() for s in names})
+        text += "\nVia Stops: " + ", ".join(rng.sample(stations, min(len(stations), rng.randint(0, 3))))
+    return text
+
+
+# The labels of the answer formats (mapkit.rewards reads them), one token each.
+FORMAT_WORDS = ("\\boxed{", "Route Name:", "Departure Stop:", "Arrival Stop:", "Number of Via Stops:", "Via Stops:")
+
+
+def tiny_words(records: list[dict], root: Path) -> tuple[str, ...]:
+    """The answer-format labels and the station and line names of the maps behind
+    ``records``: whole tokens for the tiny model's tokenizer (models.tiny_processor)."""
+    words: set[str] = set(FORMAT_WORDS)
+    for annotation in sorted({r["annotation"] for r in records}):
+        lines = load_lines(root / annotation)
+        words.update(lines)
+        words.update(s for names in lines.values() for s in names)
+    return tuple(sorted(w for w in words if w.strip()))
 
 
 def warm_up(model, processor, records: list[dict], root: Path, cfg, steps: int, device) -> float:
@@ -60,10 +89,10 @@ def warm_up(model, processor, records: list[dict], root: Path, cfg, steps: int, 
         log.info("tiny model: no record of a type with a taught answer format; no warm-up")
         return float("nan")
     rng = random.Random(f"warmup-{cfg.seed}")
-    line_names = sorted({r["line"] for r in records if r.get("line")})
     tok = processor.tokenizer
     eos, pad = end_ids(model, processor)
     end = tok.eos_token_id if tok.eos_token_id is not None else eos[0]  # <|im_end|>: how a chat turn ends
+    planning = [r for r in records if r["type"] == "planning"]
     prompts: dict[str, dict] = {}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, weight_decay=0.0)
     was_training = model.training
@@ -72,10 +101,11 @@ def warm_up(model, processor, records: list[dict], root: Path, cfg, steps: int, 
     with torch.random.fork_rng(devices=[]):
         for _ in range(steps):
             items = []
-            for record in rng.sample(records, min(BATCH, len(records))):
+            for record in _batch(records, planning, rng):
                 if record["id"] not in prompts:
                     prompts[record["id"]] = build_prompt(processor, record, root, cfg)
-                ids = tok(format_target(record, rng, line_names), add_special_tokens=False)["input_ids"]
+                target = format_target(record, rng, load_lines(root / record["annotation"]))
+                ids = tok(target, add_special_tokens=False)["input_ids"]
                 items.append((prompts[record["id"]], torch.tensor(ids[: cfg.max_new_tokens - 1] + [end])))
             inputs, completion_ids, mask = collate(items, pad, device)
             logp, _ = completion_logprobs(model, inputs, completion_ids)
@@ -88,3 +118,12 @@ def warm_up(model, processor, records: list[dict], root: Path, cfg, steps: int, 
     log.info("tiny model: %d supervised warm-up steps on random answers in the dataset's formats (final loss %.2f)",
              steps, last)
     return last
+
+
+def _batch(records: list[dict], planning: list[dict], rng: random.Random) -> list[dict]:
+    """BATCH records: half of them planning items when there are any (a route is a dozen
+    tokens of structure to learn where the other formats are a box around one value)."""
+    if not planning:
+        return rng.sample(records, min(BATCH, len(records)))
+    half = BATCH // 2
+    return rng.sample(records, min(BATCH - half, len(records))) + rng.sample(planning, min(half, len(planning)))
