@@ -61,7 +61,7 @@ def chance_reward(record: dict, lines: Mapping[str, Sequence[str]], reward_fn: R
     space = answer_space(record)
     if space is not None:
         return statistics.fmean(reward_fn(answer, record, lines)["reward"] for answer in space)
-    if record["type"] != "planning":
+    if record["type"] != "planning" or not lines:  # no map to draw a route on: no figure
         return None
     rng = random.Random(f"chance:{record['id']}")
     return statistics.fmean(reward_fn(random_route(record, lines, rng), record, lines)["reward"] for _ in range(draws))
