@@ -1,9 +1,10 @@
 """Loading the policy: any local image-text-to-text model, or the tiny smoke model.
 
-``--model tiny`` builds a Qwen2.5-VL of ~200k parameters from the real transformers
+``--model tiny`` builds a Qwen2.5-VL of ~300k parameters from the real transformers
 classes (config, model, processor with its image processor and chat template), with a
-byte-level BPE tokenizer trained on the fly (on the dataset's questions when training): the production code path at a size a CPU
-runs in seconds, no download. Its outputs are noise; it exists to test the pipeline.
+byte-level BPE tokenizer trained on the fly (on the dataset's questions when training):
+the production code path at a size a CPU runs in seconds, no download. It exists to test
+the pipeline, not to be evaluated.
 """
 from __future__ import annotations
 
@@ -258,8 +259,8 @@ def load_policy(cfg, device: torch.device, checkpoint: Path | None = None, prepa
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_all = sum(p.numel() for p in model.parameters())
     if cfg.model == TINY:
-        text = (f"SMOKE MODEL: --model tiny is a randomly initialised {n_all:,}-parameter Qwen2.5-VL with a tokenizer "
-                f"trained on the fly; its answers are noise: it tests the pipeline, it is not a model to evaluate")
+        text = (f"SMOKE MODEL: --model tiny is a {n_all:,}-parameter Qwen2.5-VL initialised at random (then warmed up on "
+                f"answer formats) with a tokenizer trained on the fly: it tests the pipeline, it is not a model to evaluate")
     else:
         text = f"model {cfg.model}: {n_all:,} parameters, {n_train:,} trainable, {precision} on {device}"
     if precision.half_weights and not cfg.lora:

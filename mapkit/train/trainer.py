@@ -154,7 +154,6 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
         while sampler.step < total and (batch := sampler.next_batch()) is not None:
             t0, step = _clock(dist.device), batch.step + 1
             records = dist.take(batch.records, data.records)
-            batch_records = [data.records[i] for i in batch.records]
             groups, skipped = roll(records)                                       # 1. rollouts and their rewards
             seconds_rollout = _clock(dist.device) - t0
             keep = _kept(groups, G, cfg.skip_zero_std)                            # 2. groups whose rewards differ
@@ -165,7 +164,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Callable | None = None, lines_for: Call
             stats, seconds = dist.mean({**stats, "seconds_rollout": seconds_rollout}), max(dist.gather(_clock(dist.device) - t0))
             row = _metrics(step, batch, dist.world, shared, stats, optimizer, seconds, G, data)  # 5. log
             if chance is not None:
-                row["chance_reward_mean"] = chance.mean(r for r in batch_records if r["id"] not in row["skipped_ids"])
+                row["chance_reward_mean"] = chance.mean(r for r in map(data.records.__getitem__, batch.records)
+                                                        if r["id"] not in row["skipped_ids"])
             if dist.main:
                 runlog.write(row, [c for s in shared for c in s["samples"]][: cfg.log_completions])
                 _board_log(board, row)
