@@ -42,23 +42,36 @@ def _shared_keys(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     return keys
 
 
-def _fact_keys(r: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """(facts the record asks, facts it states): each ("fact", city, line name, station name)."""
+def _asked_fact(r: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The ("fact", city, line name, station name) a TorF2 record asks, if any."""
+    if r["type"] == "TorF2" and r["line"] and r["station_1"]:
+        return ("fact", r["city"], r["line"], r["station_1"])
+    return None
+
+
+def _told_facts(r: Mapping[str, Any], asked: Mapping[tuple[str, str], set[str]]) -> list[tuple[Any, ...]]:
+    """The facts a record states that some record asks (``asked``: (city, line) -> stations
+    asked about). A fact nobody asks conflicts with nothing, and a planning route states one
+    per stop it rides through (hundreds of tuples per record), so only asked ones are kept."""
     city, t = r["city"], r["type"]
-    if t == "TorF2" and r["line"] and r["station_1"]:
-        return [("fact", city, r["line"], r["station_1"])], []
     if t == "Counting1" and r["line"]:
-        return [], [("fact", city, r["line"], s) for s in (r["station_1"], r["station_2"]) if s]
+        on_line = asked.get((city, r["line"]), ())
+        return [("fact", city, r["line"], s) for s in (r["station_1"], r["station_2"]) if s and s in on_line]
     if t == "planning":
-        told = {("fact", city, sec["route_name"], s)
-                for route in r["reference_routes"] or [] for sec in route
-                for s in (sec["departure_stop"], sec["arrival_stop"], *sec["via_stops"])}
-        return [], sorted(told)
-    return [], []
+        told = set()
+        for route in r["reference_routes"] or []:
+            for sec in route:
+                on_line = asked.get((city, sec["route_name"]))
+                if on_line:  # most sections ride a line no TorF2 asks about: skipped whole
+                    told.update(("fact", city, sec["route_name"], s)
+                                for s in (sec["departure_stop"], sec["arrival_stop"], *sec["via_stops"]) if s in on_line)
+        return sorted(told)
+    return []
 
 
 class _Conflicts:
-    """Which records of a list conflict (the rules above), as an index from keys to records."""
+    """Which records of a list conflict (the rules above), as an index from keys to records.
+    Stated facts are indexed only when some record of the list asks them: only those conflict."""
 
     def __init__(self, records: list[Mapping[str, Any]], keys: list[tuple[list[Any], list[Any], list[Any]]] | None = None):
         """``keys``: each record's (shared, asked, told) keys when already known (a subset of
@@ -66,10 +79,14 @@ class _Conflicts:
         self.shared: dict[Any, list[int]] = defaultdict(list)
         self.asked: dict[Any, list[int]] = defaultdict(list)
         self.told: dict[Any, list[int]] = defaultdict(list)
-        self.keys: list[tuple[list[Any], list[Any], list[Any]]] = []
-        for i, r in enumerate(records):
-            shared, asks, tells = keys[i] if keys is not None else (_shared_keys(r), *_fact_keys(r))
-            self.keys.append((shared, asks, tells))
+        if keys is None:
+            asks = [_asked_fact(r) for r in records]
+            asked: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for fact in filter(None, asks):
+                asked[fact[1], fact[2]].add(fact[3])
+            keys = [(_shared_keys(r), [fact] if fact else [], _told_facts(r, asked)) for r, fact in zip(records, asks)]
+        self.keys = keys
+        for i, (shared, asks, tells) in enumerate(keys):
             for k in shared:
                 self.shared[k].append(i)
             for k in asks:
