@@ -19,7 +19,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -76,7 +76,7 @@ class Line:
         """Riders may only travel along the line's patterns, in their order."""
         return bool(self.patterns)
 
-    @property
+    @cached_property  # asked for on every query about the line; the line is frozen, so is the answer
     def station_ids(self) -> tuple[str, ...]:
         """Stations of the line in order: the trunk, then each branch without its fork."""
         seen: dict[str, None] = {}

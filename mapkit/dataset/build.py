@@ -332,6 +332,7 @@ def _finish(paths: list[Path], made: list[CityResult], out: str | Path, template
              f"train one): " + ", ".join(f"{c} {n}" for c, n in hygiene.items()))
     records = kept
 
+    questions = Counter(r["city"] for r in records)
     manifest = {
         "seed": seed,
         "options": {"counts": counts_by_type, "images": images, "split_by": split_by, "test_fraction": test_fraction},
@@ -344,7 +345,7 @@ def _finish(paths: list[Path], made: list[CityResult], out: str | Path, template
                 "map": f"maps/{a.name}.png" if m else None,
                 "map_source": source,
                 "image_sha256": sha256_file(m.source) if m and m.source else None,
-                "questions": sum(1 for r in records if r["city"] == a.name),
+                "questions": questions[a.name],
                 "unreadable": dict(sorted(unreadable[a.name].items())),
                 "dropped_split_hygiene": hygiene.get(a.name, 0),
             }
@@ -366,7 +367,7 @@ def _finish(paths: list[Path], made: list[CityResult], out: str | Path, template
     maps = [m for _, _, m, _ in cities if m is not None]
     bar = _bar(maps, progress, "maps") if progress else None
     write_dataset(out, records, annotations={a.name: a.localized or p for p, a, _, _ in cities}, maps=bar if bar is not None else maps,
-                  manifest=manifest)
+                  manifest=manifest, leaks_checked=True)  # assign_splits above checked the records it returned
     return BuildResult(Path(out), records, counts(records), [a.name for _, a, _, _ in cities], missing, reports,
                        time.perf_counter() - start, {a.name: s for _, a, _, s in cities}, unreadable,
                        dropped_split_hygiene=hygiene)

@@ -140,7 +140,8 @@ def assign_splits(records: list[dict[str, Any]], *, seed: int = 0, test_fraction
     that leaves a city's type short of its share of test items, single items move to test
     and their few conflicting train items are dropped, so those are not all kept. ``by="city"``: whole cities are held out, stratified
     by map difficulty; a held-out question whose text also appears in train (two cities
-    with a station of the same name) is dropped, so no text is in both splits.
+    with a station of the same name) is dropped, so no text is in both splits. Either way the
+    records returned have passed ``check_split_leaks``.
     """
     if not 0 <= test_fraction < 1:
         raise DatasetError(f"test fraction must be in [0, 1), got {test_fraction}")
