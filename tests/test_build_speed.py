@@ -12,7 +12,7 @@ import pytest
 import mapkit.dataset.records as records_mod
 from mapkit.annotation import load, loads
 from mapkit.dataset import assign_splits, build_dataset, record_problems, validate_records
-from mapkit.errors import DatasetError
+from mapkit.errors import AnnotationError, DatasetError
 from mapkit.graph import TransitMap
 from mapkit.questions import generate, load_templates
 from mapkit.questions.city import City
@@ -223,3 +223,27 @@ def test_line_sequences_match_a_search_on_a_copy(tokyo_path):
         assert list(tm._fewest_transfer_line_sequences(a, b)) == expected
     after = (list(graph.nodes), [list(graph[n]) for n in graph])
     assert after == before
+
+
+def test_the_build_pauses_the_cyclic_gc_and_gives_it_back(tmp_path, monkeypatch):
+    import gc
+
+    import mapkit.dataset.build as build_mod
+
+    during = []
+    real = build_mod.assign_splits
+    monkeypatch.setattr(build_mod, "assign_splits", lambda *a, **k: during.append(gc.isenabled()) or real(*a, **k))
+    assert gc.isenabled()
+    build_dataset([MINI], tmp_path / "ok", images=False, jobs=1, warn=lambda m: None)
+    assert during == [False] and gc.isenabled()
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(AnnotationError, match="not valid JSON"):
+        build_dataset([broken], tmp_path / "bad", images=False, jobs=1, warn=lambda m: None)
+    assert gc.isenabled()  # a failed build gives it back too
+    gc.disable()
+    try:
+        build_dataset([MINI], tmp_path / "ok2", images=False, jobs=1, warn=lambda m: None)
+        assert not gc.isenabled()  # the caller's choice is left as it was
+    finally:
+        gc.enable()

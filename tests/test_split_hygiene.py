@@ -150,3 +150,39 @@ def test_30_cities_have_no_pair_or_fact_in_both_splits(run_cli, reasonmap_annota
     for city, n in dropped.items():
         assert f"| {city} |" in card and any(line.startswith(f"| {city} |") and line.split("|")[-3].strip() == str(n)
                                               for line in card.splitlines()), city
+
+
+def _hand_record(rid: str, rtype: str, split: str, *, station_1=None, station_2=None, line=None, routes=None) -> dict:
+    return {"id": rid, "type": rtype, "split": split, "city": "c", "question": f"question {rid}",
+            "station_1": station_1, "station_2": station_2, "line": line, "reference_routes": routes}
+
+
+def test_a_route_stating_an_asked_fact_is_caught_among_facts_nobody_asks():
+    """Hand-made records: the leak index keeps only stated facts some record asks, and a
+    planning route that rides L1 through S (a via stop of its second section) still
+    conflicts with the TorF2 asking "is S on L1". Worked by hand: the route also states
+    A, X, B, Q, R on L2/L1 and the Counting1 states S and Y on L3, none of them asked;
+    the other TorF2 asks Z on L2, which nothing states. So exactly one leak: p1 / t2."""
+    from mapkit.dataset import question_groups
+
+    route = [[{"route_name": "L2", "departure_stop": "A", "arrival_stop": "X", "via_stops": ["Z0"], "num_via_stops": 1},
+              {"route_name": "L1", "departure_stop": "X", "arrival_stop": "B", "via_stops": ["Q", "S", "R"],
+               "num_via_stops": 3}]]
+    records = [
+        _hand_record("t2", "TorF2", "train", station_1="S", line="L1"),
+        _hand_record("p1", "planning", "test", station_1="A", station_2="B", routes=route),
+        _hand_record("c1", "Counting1", "test", station_1="S", station_2="Y", line="L3"),
+        _hand_record("t3", "TorF2", "test", station_1="Z", line="L2"),
+    ]
+    assert question_groups(records) == [[0, 1], [2], [3]]
+    with pytest.raises(DatasetError) as e:
+        check_split_leaks(records)
+    assert str(e.value) == ("1 split leak(s); move the records into one split or drop one:\n"
+                            "record p1 (planning, test) leaks between splits: it shares the fact that S is on L1 in c "
+                            "with record t2 (TorF2, train)")
+    check_split_leaks([{**r, "split": "test"} if r["id"] == "t2" else r for r in records])  # one split: no leak
+    # the same route through S on another line than the one asked: no conflict at all
+    elsewhere = [[{**route[0][0]}, {**route[0][1], "route_name": "L4"}]]
+    moved = [{**r, "reference_routes": elsewhere} if r["id"] == "p1" else r for r in records]
+    assert question_groups(moved) == [[0], [1], [2], [3]]
+    check_split_leaks(moved)
