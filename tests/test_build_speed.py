@@ -247,3 +247,20 @@ def test_the_build_pauses_the_cyclic_gc_and_gives_it_back(tmp_path, monkeypatch)
         assert not gc.isenabled()  # the caller's choice is left as it was
     finally:
         gc.enable()
+
+
+def test_planning_sampler_shortcuts_pick_the_questions_of_the_plain_queue(tokyo_path, monkeypatch):
+    """The planning sampler's pair queue (integer pairs, buckets per line-set pair, a stop as
+    soon as every cell is full) against the plain queue it replaces: every candidate dict
+    through the hint, all the order deferred or run. Same records for several seeds and counts."""
+    import mapkit.questions.engine as engine_mod
+
+    templates = load_templates()
+    for path in (MINI, tokyo_path):
+        tm_fast, tm_plain = (TransitMap.from_annotation(load(path)) for _ in range(2))
+        for seed, n in ((0, 34), (1, 80), (2, 5)):
+            fast = generate(tm_fast, templates=templates, seed=seed, counts={"planning": n}, figure="")
+            with monkeypatch.context() as m:  # a hint that is not _transfer_hint: the plain queue runs
+                m.setitem(engine_mod._HINTS, "planning", lambda city, params: engine_mod._transfer_hint(city, params))
+                plain = generate(tm_plain, templates=templates, seed=seed, counts={"planning": n}, figure="")
+            assert fast == plain and len(fast) >= min(n, 5), (path.name, seed)

@@ -177,6 +177,10 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
                 deferred.append((x, y))
                 continue
             yield {"station_1": st[x], "station_2": st[y]}
+            if cells and all(len(collected[c]) >= share for c in cells):
+                # Every cell is full, so the sampler stops at the next pair; the rest of the
+                # order would only be deferred, and the second pass would yield nothing.
+                return
         while deferred and sum(map(len, collected.values())) < n:
             x, y = deferred.popleft()
             yield {"station_1": st[x], "station_2": st[y]}
