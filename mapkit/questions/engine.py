@@ -177,7 +177,7 @@ def _sample(city: City, record_type: str, op: str, n: int, rng: random.Random, r
                 deferred.append((x, y))
                 continue
             yield {"station_1": st[x], "station_2": st[y]}
-            if cells and all(len(collected[c]) >= share for c in cells):
+            if cells and all(len(collected.get(c, ())) >= share for c in cells):  # .get: adds no cell
                 # Every cell is full, so the sampler stops at the next pair; the rest of the
                 # order would only be deferred, and the second pass would yield nothing.
                 return
