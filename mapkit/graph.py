@@ -368,7 +368,7 @@ class TransitMap:
         key = ("line bfs", id(graphs), lid, source)
         found = self._memo.get(key)
         if found is None:
-            adj = graphs[lid].adj
+            adj = self._neighbours(graphs, lid)
             dist, count, parent = {source: 0}, {source: 1}, {}
             frontier = [source]
             while frontier:
@@ -383,6 +383,15 @@ class TransitMap:
                             count[v] += count[u]
                 frontier = nxt
             found = self._memo[key] = (dist, count, parent)
+        return found
+
+    def _neighbours(self, graphs: dict[str, nx.Graph], lid: str) -> dict[str, list[str]]:
+        """One line's graph as plain neighbour lists, in networkx's order, kept per map:
+        walking networkx's adjacency views cost more than the searches themselves."""
+        key = ("neighbours", id(graphs), lid)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = {u: list(nbrs) for u, nbrs in graphs[lid].adj.items()}
         return found
 
     def _shortest(self, graphs: dict[str, nx.Graph], lid: str, a: str, b: str) -> tuple[int, list[str]]:
