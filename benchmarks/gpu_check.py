@@ -206,7 +206,7 @@ def train_and_eval(report: Report, size: str, args, data: Path, device) -> dict:
     cfg = GRPOConfig(model=name, data=str(data), out=str(out), stages="all", curriculum="shuffled", max_steps=args.steps,
                      prompts_per_step=args.prompts, num_generations=args.generations, max_new_tokens=args.max_new_tokens,
                      micro_batch_size=args.micro_batch, beta=0.01, lora=lora, save_every=0, progress=False, seed=0,
-                     max_pixels=cfg_pixels, gradient_checkpointing=True)
+                     max_pixels=cfg_pixels, gradient_checkpointing=True, tiny_warmup_steps=0)  # timings of RL alone
     precision = "bf16-mixed (float32 master weights, bf16 compute)" if device.type == "cuda" else "float32"
     result: dict = {"parameters": n_params, "build_s": round(build_s, 1), "lora": lora, "precision": precision,
                     "max_pixels": cfg_pixels, "prompts": args.prompts, "generations": args.generations,

@@ -124,7 +124,8 @@ def test_resume_of_a_finished_run_says_so(tmp_path, tmp_path_factory, run_cli, m
     data = built_mini(tmp_path_factory)
     run = tmp_path / "run"
     args = ["train", "--stages", "planning", "--stage-steps", "1", "--data", data, "--model", "tiny", "--out", run,
-            "--max-pixels", 3136, "--max-new-tokens", 4, "--prompts-per-step", 2, "--num-generations", 2, "--no-progress"]
+            "--max-pixels", 3136, "--max-new-tokens", 4, "--prompts-per-step", 2, "--num-generations", 2, "--no-progress",
+            "--tiny-warmup-steps", 0]
     code, out, err = run_cli(*args)
     assert code == 0, err
     assert "trained 1 step(s)" in out

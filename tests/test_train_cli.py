@@ -26,7 +26,8 @@ def toy_rewards(monkeypatch):
 def test_cli_runs_all_stages_then_resumes(tmp_path, dataset, run_cli, toy_rewards):
     out = tmp_path / "run"
     args = ["train", "--stages", "all", "--data", dataset, "--model", "tiny", "--out", out, "--stage-steps", "1",
-            "--max-pixels", 3136, "--max-new-tokens", 8, "--prompts-per-step", 2, "--num-generations", 2, "--no-progress"]
+            "--max-pixels", 3136, "--max-new-tokens", 8, "--prompts-per-step", 2, "--num-generations", 2, "--no-progress",
+            "--tiny-warmup-steps", 20]  # a short warm-up: the resumed run must rebuild the same reference
     code, stdout, stderr = run_cli(*args, "--max-steps", 3)
     assert code == 0, stderr
     assert "SMOKE MODEL" in stderr
@@ -44,7 +45,7 @@ def test_cli_runs_all_stages_then_resumes(tmp_path, dataset, run_cli, toy_reward
 def test_cli_config_file_with_flag_override(tmp_path, dataset, run_cli, toy_rewards):
     config = tmp_path / "smoke.toml"
     config.write_text(f'data = "{dataset}"\nmodel = "tiny"\nstages = "planning"\nmax_steps = 1\nmax_pixels = 3136\n'
-                      f'max_new_tokens = 4\nprompts_per_step = 2\nnum_generations = 2\nprogress = false\n')
+                      f'max_new_tokens = 4\nprompts_per_step = 2\nnum_generations = 2\nprogress = false\ntiny_warmup_steps = 0\n')
     code, _, stderr = run_cli("train", "--config", config, "--out", tmp_path / "r", "--stages", "counting1")
     assert code == 0, stderr
     (row,) = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]

@@ -107,7 +107,8 @@ def test_tiny_model_perception_first_end_to_end(tmp_path, run_cli):
     assert code == 0, err
     run = tmp_path / "run"
     code, _, err = run_cli("train", "--stages", "perception,1", "--data", data, "--model", "tiny", "--out", run,
-                           "--stage-steps", "2", "--prompts-per-step", "2", "--num-generations", "2", "--no-progress")
+                           "--stage-steps", "2", "--prompts-per-step", "2", "--num-generations", "2", "--no-progress",
+                           "--tiny-warmup-steps", "0")
     assert code == 0, err
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["stage"] for m in metrics] == ["perception", "perception", "torf", "torf"]
