@@ -42,18 +42,25 @@ def answer_space(record: Mapping[str, Any]) -> list[str] | None:
     return [f"\\boxed{{{v}}}" for v in values]
 
 
-def random_route(record: Mapping[str, Any], lines: Mapping[str, Sequence[str]], rng: random.Random) -> str:
-    """One question-blind planning answer in the record's route form."""
-    names = sorted(lines)
-    stations = sorted({s for on in lines.values() for s in on})
-    a, b = rng.sample(stations, 2) if len(stations) >= 2 else (stations * 2)[:2]
-    text = f"Route Name: {rng.choice(names)}\nDeparture Stop: {a}\nArrival Stop: {b}"
+def one_section(record: Mapping[str, Any], line: str, departure: str, arrival: str, stations: Sequence[str],
+                rng: random.Random) -> str:
+    """A one-section route answer in the record's route form: a random via count (0-9) or
+    0-3 random ``stations`` as via stops when the form asks for them."""
+    text = f"Route Name: {line}\nDeparture Stop: {departure}\nArrival Stop: {arrival}"
     form = route_form(record)
     if form == "long_num":
         text += f"\nNumber of Via Stops: {rng.randint(0, 9)}"
     elif form == "long_via":
         text += "\nVia Stops: " + ", ".join(rng.sample(stations, min(len(stations), rng.randint(0, 3))))
     return text
+
+
+def random_route(record: Mapping[str, Any], lines: Mapping[str, Sequence[str]], rng: random.Random) -> str:
+    """One question-blind planning answer: a random line, two random stations of the map."""
+    names = sorted(lines)
+    stations = sorted({s for on in lines.values() for s in on})
+    a, b = rng.sample(stations, 2) if len(stations) >= 2 else (stations * 2)[:2]
+    return one_section(record, rng.choice(names), a, b, stations, rng)
 
 
 def chance_reward(record: dict, lines: Mapping[str, Sequence[str]], reward_fn: RewardFn, draws: int = 64) -> float | None:

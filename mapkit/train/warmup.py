@@ -30,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-from mapkit.rewards import load_lines, route_form
+from mapkit.rewards import load_lines
+from mapkit.train.chance import one_section
 
 log = logging.getLogger("mapkit.train")
 
@@ -52,14 +53,8 @@ def format_target(record: dict, rng: random.Random, lines: Mapping[str, tuple[st
         return f"\\boxed{{{rng.randint(1, min(most, 5) if kind == 'Counting2' else most)}}}"
     # planning: one section on a random line of the map, between the question's stations
     line = rng.choice(sorted(lines)) if lines else "Line 1"
-    text = f"Route Name: {line}\nDeparture Stop: {record.get('station_1') or ''}\nArrival Stop: {record.get('station_2') or ''}"
-    form = route_form(record)
-    if form == "long_num":
-        text += f"\nNumber of Via Stops: {rng.randint(0, 9)}"
-    elif form == "long_via":
-        stations = sorted({s for names in lines.values() for s in names})
-        text += "\nVia Stops: " + ", ".join(rng.sample(stations, min(len(stations), rng.randint(0, 3))))
-    return text
+    stations = sorted({s for names in lines.values() for s in names})
+    return one_section(record, line, record.get("station_1") or "", record.get("station_2") or "", stations, rng)
 
 
 # The labels of the answer formats (mapkit.rewards reads them), one token each.
