@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from mapkit.rewards import load_lines
-from mapkit.train.chance import one_section
+from mapkit.train.chance import answer_space, one_section
 
 log = logging.getLogger("mapkit.train")
 
@@ -43,11 +43,8 @@ def format_target(record: dict, rng: random.Random, lines: Mapping[str, tuple[st
     """A completion in ``record``'s answer format with a random admissible value
     (``lines``: the record's map, line name -> station names)."""
     kind = record["type"]
-    if kind in ("TorF1", "TorF2"):
-        return f"\\boxed{{{rng.choice(['yes', 'no'])}}}"
-    if kind == "Counting1":
-        letters = "ABCD"[: max(1, min(4, len(record.get("options") or "ABCD")))]
-        return f"\\boxed{{{rng.choice(letters)}}}"
+    if kind in ("TorF1", "TorF2", "Counting1"):  # yes/no, one letter per option: the guesser's space (chance.py)
+        return rng.choice(answer_space(record))
     if kind in ("Counting2", "Counting3"):  # lines through one station: rarely more than 5
         most = max(1, int(record.get("city_line_count") or 4))
         return f"\\boxed{{{rng.randint(1, min(most, 5) if kind == 'Counting2' else most)}}}"
