@@ -67,6 +67,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mapkit.rewards.names import drop_parenthesised
+from mapkit.rewards.paper import route_alias  # the same Beijing aliases in the released evaluation
 from mapkit.rewards.score import route_form
 
 SHORT, LONG = "short", "long"
@@ -130,20 +131,12 @@ def parse_sections(answer: str, form: str, num_form: bool = False) -> list[Secti
     return out
 
 
-def _alias(name: str) -> str:
-    if "八通" in name:
-        name = "Line 1"
-    if "大兴" in name:
-        name = "Line 4"
-    return name
-
-
 def route_acc(sections: Sequence[Section], lines: Mapping[str, Sequence[str]], station_1: str, station_2: str) -> int:
     """1 when the released validity check passes (Q4), else 0."""
     if not sections or not _endpoints(sections, station_1, station_2):
         return 0
     for i, section in enumerate(sections):
-        stations = lines.get(_alias(section.route))
+        stations = lines.get(route_alias(section.route))
         if stations is None:
             return 0
         cleaned = {reasonmap_clean(s) for s in stations}

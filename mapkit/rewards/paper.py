@@ -211,7 +211,7 @@ def paper_sections(text: str) -> list[PaperSection]:
     return out
 
 
-def _route_alias(name: str) -> str:
+def route_alias(name: str) -> str:
     # Beijing-specific aliases of the released code: the Batong line is looked up as
     # Line 1 and the Daxing line as Line 4.
     if "八通" in name:
@@ -236,7 +236,7 @@ def paper_route_correct(sections: Sequence[PaperSection], station_sets: Mapping[
     if paper_clean(route[0].departure) != paper_clean(station_1) or paper_clean(route[-1].arrival) != paper_clean(station_2):
         return False
     for i, section in enumerate(route):
-        stations = station_sets.get(_route_alias(section.route))  # quirk: exact, case-sensitive line names
+        stations = station_sets.get(route_alias(section.route))  # quirk: exact, case-sensitive line names
         departure, arrival = paper_clean(section.departure), paper_clean(section.arrival)
         if stations is None or departure not in stations or arrival not in stations:
             return False
@@ -260,7 +260,7 @@ def paper_planning_detail(sections: Sequence[PaperSection], station_sets: Mappin
             # transfers + 1 sections, so its last section always pays -5 here; a
             # perfect 0-transfer answer scores 2 - 5 + 4 = 1.
             score -= 5
-        stations = station_sets.get(_route_alias(section.route))
+        stations = station_sets.get(route_alias(section.route))
         if stations is None:
             continue
         if transfers == 0:
