@@ -43,11 +43,11 @@ def format_target(record: dict, rng: random.Random, lines: Mapping[str, tuple[st
     """A completion in ``record``'s answer format with a random admissible value
     (``lines``: the record's map, line name -> station names)."""
     kind = record["type"]
-    if kind in ("TorF1", "TorF2", "Counting1"):  # yes/no, one letter per option: the guesser's space (chance.py)
-        return rng.choice(answer_space(record))
     if kind in ("Counting2", "Counting3"):  # lines through one station: rarely more than 5
         most = max(1, int(record.get("city_line_count") or 4))
         return f"\\boxed{{{rng.randint(1, min(most, 5) if kind == 'Counting2' else most)}}}"
+    if kind != "planning":  # TorF: yes/no; Counting1: one letter per option (the guesser's space, chance.py)
+        return rng.choice(answer_space(record))
     # planning: one section on a random line of the map, between the question's stations
     line = rng.choice(sorted(lines)) if lines else "Line 1"
     stations = sorted({s for names in lines.values() for s in names})
